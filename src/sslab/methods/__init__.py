@@ -1,0 +1,128 @@
+"""The method registry: one file per method, registered under its file name (= its CLI name).
+
+A method owns its networks, its loss and its defaults; `sslab.train.fit` is the one loop that
+trains them all. Encoders in a study are named `method` or `method-<k>neg` (SimCLR variants with
+k random negatives per anchor), e.g. `simclr-2neg`.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import pkgutil
+import re
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from sslab.errors import SslabError
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """What every method's config has; a method's own Config subclasses it with its defaults."""
+
+    epochs: int = 0  # passes over the training images; 0 = nothing to train
+    batch_size: int = 256  # images per step
+    lr: float = 1e-3  # peak Adam learning rate, after a linear warm-up and before cosine decay
+    warmup_epochs: float = 0.5  # linear warm-up length
+    weight_decay: float = 0.0  # AdamW decoupled weight decay
+
+
+class Method(nn.Module):
+    """The protocol: `loss(x, y, generator)` for one batch, `features(x)` for frozen evaluation.
+
+    x is a uint8 batch (B, C, H, W); y the (B,) labels of the study's target (only supervised
+    methods read them). Subclasses set `Config` and build their networks in __init__.
+    """
+
+    Config: ClassVar[type[TrainConfig]] = TrainConfig
+    name: ClassVar[str] = ""
+
+    def __init__(self, cfg: TrainConfig, image_shape: tuple[int, int, int], n_classes: int):
+        super().__init__()
+        self.cfg = cfg
+
+    def prepare(self, x: torch.Tensor, generator: torch.Generator) -> None:
+        """Called once with the training images before training (default: nothing)."""
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    def after_step(self) -> None:
+        """Called after every optimiser step (an EMA teacher would update here)."""
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) float in [0, 1] -> (B, D) frozen features; called in eval mode, no grad."""
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, type[Method]] = {}
+
+
+def register(cls: type[Method]) -> type[Method]:
+    cls.name = cls.__module__.rsplit(".", 1)[-1]
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+for _mod in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_mod.name}")
+
+_VARIANT = re.compile(r"^(?P<method>[a-z_]+)-(?P<k>\d+)neg$")
+
+
+def parse_encoder(name: str) -> tuple[str, dict[str, Any]]:
+    """'simclr' -> ('simclr', {}); 'simclr-2neg' -> ('simclr', {'neg_pairs': 2})."""
+    if name in REGISTRY:
+        return name, {}
+    m = _VARIANT.match(name)
+    if m and m["method"] in REGISTRY and hasattr(REGISTRY[m["method"]].Config, "neg_pairs"):
+        return m["method"], {"neg_pairs": int(m["k"])}
+    raise SslabError(f"unknown method {name!r}; known: {', '.join(sorted(REGISTRY))} "
+                     f"(and simclr-<k>neg for k random negatives)")
+
+
+def make_config(method: str, overrides: dict[str, Any]) -> TrainConfig:
+    """The method's default Config with `overrides` applied and checked."""
+    cls = REGISTRY[method].Config
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in overrides.items():
+        if key not in fields:
+            raise SslabError(f"{method} has no setting {key!r}; settings: {', '.join(fields)}")
+        values[key] = _coerce(f"{method}.{key}", value, getattr(cls(), key))
+    cfg = cls(**values)
+    if REGISTRY[method].Config.epochs > 0 and cfg.epochs <= 0:
+        raise SslabError(f"{method}.epochs must be a positive number of epochs, got {cfg.epochs}")
+    if cfg.batch_size <= 0 or cfg.lr <= 0:
+        raise SslabError(f"{method}: batch_size and lr must be positive")
+    return cfg
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    """A --set string -> the type of the setting's default (ints pass as floats)."""
+    if isinstance(value, str):
+        try:
+            value = ast.literal_eval({"true": "True", "false": "False", "none": "None"}.get(value.lower(), value))
+        except (ValueError, SyntaxError):
+            pass
+    if default is not None and value is not None:
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not type(default):
+            raise SslabError(f"{key}: expected {type(default).__name__}, got {value!r}")
+    return value
+
+
+def build(encoder: str, image_shape: tuple[int, int, int], n_classes: int, overrides: dict[str, Any] | None = None) -> Method:
+    """Build the method behind an encoder name, with its config overridden by `overrides`."""
+    method, variant = parse_encoder(encoder)
+    return create(encoder, make_config(method, {**variant, **(overrides or {})}), image_shape, n_classes)
+
+
+def create(encoder: str, cfg: TrainConfig, image_shape: tuple[int, int, int], n_classes: int) -> Method:
+    """Build the method behind an encoder name from an already resolved config."""
+    return REGISTRY[parse_encoder(encoder)[0]](cfg, image_shape, n_classes)

@@ -1,0 +1,13 @@
+"""Raw pixels as features: the floor any encoder should beat."""
+
+from __future__ import annotations
+
+import torch
+
+from sslab.methods import Method, register
+
+
+@register
+class Raw(Method):
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)  # (B, C*H*W)

@@ -1,0 +1,54 @@
+"""Evaluation on cached, frozen features, with the scikit-learn estimator contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def as_tensor(a: torch.Tensor | np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    return a.detach().to(dtype) if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a), dtype=dtype)
+
+
+class LinearProbe:
+    """Multinomial logistic regression on standardised features, fitted full-batch with L-BFGS.
+
+    `LinearProbe().fit(h, y).score(h_test, y_test)`; h: (N, D) features, y: (N,) integer labels.
+    The objective is scikit-learn's: sum of cross-entropies + ||W||^2 / (2C). Written in torch
+    because scikit-learn's float64 solver takes ~110 s on 16,000 raw 64x64 images here (this: a few s).
+    """
+
+    def __init__(self, C: float = 1.0, max_iter: int = 500):
+        self.C, self.max_iter = C, max_iter
+
+    def fit(self, h, y) -> "LinearProbe":
+        h, y = as_tensor(h), as_tensor(y, torch.int64)
+        self.classes_, y = torch.unique(y, return_inverse=True)
+        self.mean_, self.std_ = h.mean(0), h.std(0).clamp_min(1e-6)
+        h = (h - self.mean_) / self.std_
+        n, d = h.shape
+        w = torch.zeros(d, len(self.classes_), requires_grad=True)
+        b = torch.zeros(len(self.classes_), requires_grad=True)
+        opt = torch.optim.LBFGS([w, b], lr=1, max_iter=self.max_iter, history_size=20,
+                                tolerance_grad=1e-6, tolerance_change=1e-10, line_search_fn="strong_wolfe")
+
+        def objective() -> torch.Tensor:  # per-sample mean, so the L2 term is divided by N
+            opt.zero_grad()
+            loss = F.cross_entropy(h @ w + b, y) + (w * w).sum() / (2 * self.C * n)
+            loss.backward()
+            return loss
+
+        opt.step(objective)
+        self.coef_, self.intercept_ = w.detach(), b.detach()
+        return self
+
+    def decision_function(self, h) -> torch.Tensor:
+        return ((as_tensor(h) - self.mean_) / self.std_) @ self.coef_ + self.intercept_
+
+    def predict(self, h) -> torch.Tensor:
+        return self.classes_[self.decision_function(h).argmax(1)]
+
+    def score(self, h, y) -> float:
+        """Accuracy as a fraction in [0, 1]."""
+        return float((self.predict(h) == as_tensor(y, torch.int64)).double().mean())

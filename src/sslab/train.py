@@ -1,0 +1,90 @@
+"""The one training loop every method shares, and the feature extraction that follows it."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+
+import torch
+
+from sslab.augment import to_float
+from sslab.methods import Method
+
+
+def lr_schedule(cfg, steps_per_epoch: int) -> torch.Tensor:
+    """Per-step learning rates: linear warm-up to cfg.lr, then cosine decay to 0 (SimCLR, DINO)."""
+    total = cfg.epochs * steps_per_epoch
+    warmup = min(total, max(1, round(cfg.warmup_epochs * steps_per_epoch)))
+    step = torch.arange(total, dtype=torch.float64)
+    cosine = 0.5 * (1 + torch.cos(math.pi * (step - warmup).clamp_min(0) / max(1, total - warmup)))
+    return cfg.lr * torch.where(step < warmup, (step + 1) / warmup, cosine)
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast (about 2x faster on CPUs with AVX512-BF16 and on GPUs), or plain fp32."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def fit(
+    method: Method,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    generator: torch.Generator,
+    precision: str = "bf16",
+    progress: Callable[[int, int, dict[str, float]], None] | None = None,
+) -> list[dict[str, float]]:
+    """Train `method` on uint8 images x (N, C, H, W) with labels y (N,), both on the method's device.
+
+    One step: lr from the schedule -> method.loss(batch) -> backward -> AdamW step -> after_step.
+    Returns one record per epoch: the mean of each logged value, plus `seconds`.
+    `progress(epoch, epochs, record)` is called after each epoch.
+    """
+    cfg = method.cfg
+    method.prepare(x, generator)
+    if cfg.epochs == 0 or not any(p.requires_grad for p in method.parameters()):
+        return []
+    device = x.device
+    n_steps = max(1, len(x) // cfg.batch_size)  # drop the last partial batch: BatchNorm needs full ones
+    lrs = lr_schedule(cfg, n_steps)
+    opt = torch.optim.AdamW(method.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    history, step, start = [], 0, time.perf_counter()
+    method.train()
+    for epoch in range(cfg.epochs):
+        perm = torch.randperm(len(x), generator=generator, device=generator.device).to(device)
+        sums: dict[str, float] = {}
+        for i in range(n_steps):
+            idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+            for group in opt.param_groups:
+                group["lr"] = lrs[step].item()
+            with autocast(device, precision):
+                loss, logs = method.loss(x[idx], y[idx], generator)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{method.name}: loss became {loss.item()} at epoch {epoch + 1}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            method.after_step()
+            step += 1
+            for k, v in logs.items():
+                sums[k] = sums.get(k, 0.0) + v
+        record = {k: v / n_steps for k, v in sums.items()} | {"seconds": time.perf_counter() - start}
+        history.append(record)
+        if progress:
+            progress(epoch + 1, cfg.epochs, record)
+    method.eval()
+    return history
+
+
+@torch.no_grad()
+def extract(method: Method, x: torch.Tensor, precision: str = "bf16", batch_size: int = 2000) -> torch.Tensor:
+    """Frozen features of uint8 images x (N, C, H, W): (N, D) float32 on the CPU, in eval mode."""
+    method.eval()
+    out = []
+    for i in range(0, len(x), batch_size):
+        with autocast(x.device, precision):
+            out.append(method.features(to_float(x[i : i + batch_size])).float().cpu())
+    return torch.cat(out)

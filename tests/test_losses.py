@@ -1,0 +1,79 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sslab.losses import nt_xent, vae_loss
+
+
+def naive_nt_xent(z1, z2, temperature, neg_cols=None):
+    """Direct transcription: for each anchor, -log(exp(s_pos / T) / sum over the denominator set)."""
+    z = F.normalize(torch.cat([z1, z2]).double(), dim=1)
+    n2, n = len(z), len(z1)
+    losses = []
+    for i in range(n2):
+        pos = (i + n) % n2
+        sim = lambda j: math.exp(float(z[i] @ z[j]) / temperature)  # noqa: E731
+        cols = [j for j in range(n2) if j != i] if neg_cols is None else neg_cols[i]
+        losses.append(-math.log(sim(pos) / sum(sim(j) for j in cols)))
+    return sum(losses) / n2
+
+
+@pytest.mark.parametrize("temperature", [0.1, 0.5, 1.0])
+def test_nt_xent_matches_direct_implementation(temperature):
+    g = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
+    assert nt_xent(z1, z2, temperature).item() == pytest.approx(naive_nt_xent(z1, z2, temperature), rel=1e-5)
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 10])
+def test_nt_xent_few_negatives_matches_direct_implementation(k):
+    g = torch.Generator().manual_seed(1)
+    z1, z2 = torch.randn(6, 4, generator=g), torch.randn(6, 4, generator=g)
+    n2 = 12
+    # Reproduce the draw: uniform keys, the anchor and its positive excluded, the k smallest kept.
+    keys = torch.rand(n2, n2, generator=torch.Generator().manual_seed(7))
+    neg_cols = []
+    for i in range(n2):
+        allowed = [j for j in range(n2) if j not in (i, (i + 6) % n2)]
+        neg_cols.append(sorted(allowed, key=lambda j: keys[i, j].item())[:k])
+        assert len(neg_cols[-1]) == k
+    got = nt_xent(z1, z2, 0.5, neg_pairs=k, generator=torch.Generator().manual_seed(7))
+    assert got.item() == pytest.approx(naive_nt_xent(z1, z2, 0.5, neg_cols), rel=1e-5)
+
+
+def test_nt_xent_analytic_values():
+    # Identical embeddings: every similarity is 1, so the loss is log(#denominator terms).
+    z = torch.ones(8, 3)
+    assert nt_xent(z, z, 0.5).item() == pytest.approx(math.log(15), rel=1e-6)
+    assert nt_xent(z, z, 0.5, neg_pairs=3).item() == pytest.approx(math.log(3), rel=1e-6)
+    # Perfectly aligned positives with orthogonal negatives drive the loss towards its minimum.
+    e = torch.eye(4)
+    assert nt_xent(e, e, 0.05).item() < 1e-6 + math.log(1 + 6 * math.exp(-1 / 0.05))
+
+
+def test_nt_xent_checks_inputs():
+    with pytest.raises(ValueError):
+        nt_xent(torch.ones(4, 3), torch.ones(5, 3))
+    with pytest.raises(ValueError, match="neg_pairs"):
+        nt_xent(torch.ones(4, 3), torch.ones(4, 3), neg_pairs=7)
+
+
+def test_nt_xent_has_gradients():
+    z1 = torch.randn(5, 4, requires_grad=True)
+    nt_xent(z1, torch.randn(5, 4), neg_pairs=2).backward()
+    assert torch.isfinite(z1.grad).all() and z1.grad.abs().sum() > 0
+
+
+def test_vae_loss_terms():
+    x = torch.tensor([[[[0.0, 1.0]]]])
+    logits = torch.tensor([[[[-2.0, 3.0]]]])
+    mu, logvar = torch.zeros(1, 2), torch.zeros(1, 2)
+    loss, rec, kl = vae_loss(logits, x, mu, logvar)
+    assert kl.item() == pytest.approx(0.0)
+    assert rec.item() == pytest.approx(math.log(1 + math.exp(-2)) + math.log(1 + math.exp(-3)), rel=1e-6)
+    _, _, kl = vae_loss(logits, x, torch.ones(1, 2), torch.zeros(1, 2))
+    assert kl.item() == pytest.approx(1.0)  # 0.5 * sum(mu^2)
+    loss_b, _, _ = vae_loss(logits, x, torch.ones(1, 2), torch.zeros(1, 2), beta=4.0)
+    assert loss_b.item() == pytest.approx(rec.item() + 4.0)

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from sslab.probes import LinearProbe
+
+
+def blobs(n=600, d=10, n_classes=3, spread=0.3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(n_classes, d, generator=g) * 3
+    y = torch.arange(n) % n_classes
+    return centres[y] + spread * torch.randn(n, d, generator=g), y
+
+
+def test_probe_separates_separable_data():
+    h, y = blobs()
+    probe = LinearProbe().fit(h[:400], y[:400])
+    assert probe is not None and hasattr(probe, "coef_")
+    assert probe.score(h[:400], y[:400]) == 1.0
+    assert probe.score(h[400:], y[400:]) == 1.0
+
+
+def test_probe_is_at_chance_on_noise():
+    g = torch.Generator().manual_seed(0)
+    h, y = torch.randn(3000, 5, generator=g), torch.randint(0, 3, (3000,), generator=g)
+    probe = LinearProbe().fit(h[:2000], y[:2000])
+    assert abs(probe.score(h[2000:], y[2000:]) - 1 / 3) < 0.05
+
+
+def test_probe_matches_scikit_learn_objective():
+    h, y = blobs(spread=3.0, seed=1)
+    ours = LinearProbe(C=0.5).fit(h, y)
+    ref = LogisticRegression(C=0.5, max_iter=2000, tol=1e-8).fit(StandardScaler().fit_transform(h.numpy()), y.numpy())
+    agree = (ours.predict(h).numpy() == ref.predict(StandardScaler().fit_transform(h.numpy()))).mean()
+    assert agree > 0.99
+    assert np.allclose(ours.coef_.numpy().T - ours.coef_.numpy().T.mean(0), ref.coef_ - ref.coef_.mean(0), atol=2e-2)
+
+
+def test_probe_keeps_label_values_and_accepts_numpy():
+    h, y = blobs(n_classes=2)
+    labels = np.where(y.numpy() == 0, 7, 11)
+    probe = LinearProbe().fit(h.numpy(), labels)
+    assert set(probe.predict(h).tolist()) == {7, 11}
+    assert probe.score(h.numpy(), labels) == pytest.approx(1.0)
