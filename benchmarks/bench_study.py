@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        res = run(StudyConfig(data=args.data, quick=args.quick), Path(tmp) / "bench", log=lambda m: None)
+        res = run(StudyConfig(data=args.data, quick=args.quick), Path(tmp) / "bench", log=lambda m: print(m, file=sys.stderr, flush=True))
         wall = time.perf_counter() - t0
     print(f"data: {args.data or 'embedded generated subset'}; torch {torch.__version__}; threads {args.threads}")
     print(f"{'encoder':<14}{'train acc':>10}{'test acc':>10}{'train s':>9}{'total s':>9}")

@@ -49,7 +49,8 @@ def run(data, quick, encoders, seed, out, name, epochs, train_fraction, label_fr
     Trains or builds each encoder on the training split, freezes it, fits a linear probe on its
     cached features and prints the probe's train and test accuracy beside chance.
     """
-    from sslab.study import DEFAULT_ENCODERS, StudyConfig, encoder_names, run as run_study
+    from sslab.report import encoder_names
+    from sslab.study import DEFAULT_ENCODERS, StudyConfig, run as run_study
 
     try:
         chosen = tuple(e.strip() for e in encoders.split(",") if e.strip()) if encoders is not None else DEFAULT_ENCODERS
@@ -86,8 +87,13 @@ def list_methods() -> None:
     import dataclasses
 
     from sslab.methods import REGISTRY
+    from sslab.study import RECIPE
 
     for name, cls in sorted(REGISTRY.items()):
-        settings = ", ".join(f"{f.name}={getattr(cls.Config(), f.name)}" for f in dataclasses.fields(cls.Config))
         doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
-        click.echo(f"{name:<12}{doc}\n{'':<12}{settings}")
+        click.echo(f"{name:<12}{doc}")
+        if cls.Config.epochs:
+            settings = ", ".join(f"{f.name}={getattr(cls.Config(), f.name)}" for f in dataclasses.fields(cls.Config))
+            click.echo(f"{'':<12}defaults: {settings}")
+        if name in RECIPE:
+            click.echo(f"{'':<12}the dSprites study sets: {', '.join(f'{k}={v}' for k, v in RECIPE[name].items())}")

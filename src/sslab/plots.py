@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from sslab.augment import AffineRecipe, affine_views, to_float  # noqa: E402
 
@@ -26,6 +27,7 @@ def loss_curves(histories: dict[str, list[dict[str, float]]]) -> Figure:
     for ax, (name, hist) in zip(axes[0], histories.items()):
         ax.plot(range(1, len(hist) + 1), [r["loss"] for r in hist], marker="o", ms=3)
         ax.set(title=name, xlabel="epoch", ylabel="training loss")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

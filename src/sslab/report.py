@@ -6,6 +6,7 @@ import base64
 import html
 import json
 from pathlib import Path
+from typing import Any
 
 CAPTIONS = {
     "rsm": "Cosine similarity between test images, sorted by the target latent. Bright blocks on the "
@@ -21,10 +22,13 @@ TITLES = {"rsm": "Representational similarity", "loss_curves": "Training", "augm
           "vae_reconstructions": "VAE reconstructions"}
 
 
+def encoder_names(results: dict[str, Any]) -> list[str]:
+    """The encoders in a results dict, in run order (they are the entries holding a test_accuracy)."""
+    return [k for k, v in results.items() if isinstance(v, dict) and "test_accuracy" in v]
+
+
 def write(run_dir: str | Path) -> Path:
     """(Re)render run_dir/report.html from run_dir/results.json and the PNGs beside it."""
-    from sslab.study import encoder_names  # the study defines what a results file holds
-
     run_dir = Path(run_dir)
     results = json.loads((run_dir / "results.json").read_text())
     chance = results["chance"]

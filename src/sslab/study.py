@@ -31,14 +31,14 @@ DEFAULT_ENCODERS = ("raw", "random", "supervised", "vae", "simclr", "simclr-2neg
 # The dSprites recipe: settings that differ from a method's own defaults. With the tutorial's
 # temperature 0.5, SimCLR at batch 128 was still at 55% shape accuracy after 10 epochs; at 0.2 its
 # features snap to shape around epoch 8 and reach ~98% by epoch 15 (README, "Training recipes").
-RECIPE: dict[str, dict[str, Any]] = {"simclr": {"temperature": 0.2}}
+RECIPE: dict[str, dict[str, Any]] = {"simclr": {"temperature": 0.1}}
 
 
 @dataclasses.dataclass(frozen=True)
 class StudyConfig:
     """One study. Every field is a CLI option of `sslab run`."""
 
-    data: str | None = None  # dSprites npz; None: the embedded subset, generated from the grid
+    data: str | None = None  # dSprites npz; None: the embedded subset, generated from the grid with a fixed seed
     n_images: int = 20_000  # size of the embedded subset
     encoders: tuple[str, ...] = DEFAULT_ENCODERS  # names from the method registry, or simclr-<k>neg
     target: str = "shape"  # the latent the probes read out
@@ -93,7 +93,7 @@ def resolve(cfg: StudyConfig) -> dict[str, methods.TrainConfig]:
 
 
 def load_images(cfg: StudyConfig) -> Images:
-    images = dsprites.load(cfg.data) if cfg.data else dsprites.generate(QUICK_IMAGES if cfg.quick else cfg.n_images, cfg.seed)
+    images = dsprites.load(cfg.data) if cfg.data else dsprites.generate(QUICK_IMAGES if cfg.quick else cfg.n_images)
     if cfg.quick and len(images) > QUICK_IMAGES:
         keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(cfg.seed))[:QUICK_IMAGES]
         images = images.subset(keep.sort().values)
@@ -127,21 +127,24 @@ def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = prin
 def _study(cfg: StudyConfig, configs: dict[str, methods.TrainConfig], images: Images,
            device: torch.device, out: Path, log: Callable[[str], None]) -> dict[str, Any]:
     start = time.perf_counter()
-    torch.manual_seed(cfg.seed)
     y_all = images.labels(cfg.target)
     train, test = splits.train_test(len(images), cfg.train_fraction, cfg.seed)
     probe_idx = train[splits.label_fraction(y_all[train], cfg.label_fraction, cfg.seed)]
     n_classes = images.n_classes(cfg.target)
     log(f"data: {len(images)} images {tuple(images.x.shape[1:])} ({cfg.data or 'embedded dSprites subset'}); "
         f"{len(train)} train / {len(test)} test; target {cfg.target!r} ({n_classes} classes); device {device}")
-    x_train, y_train = images.x[train].to(device), y_all[train].to(device)
-    gen = torch.Generator(device).manual_seed(cfg.seed)
+    x_all = images.x.to(device)
+    x_train, y_train = x_all[train], y_all[train].to(device)
     rsm_pos = analysis.sorted_sample(y_all[test], cfg.rsm_images, cfg.seed)
+    shown = test[analysis.sorted_sample(y_all[test], 8, cfg.seed)]  # test images drawn in the figures
 
     encoders: dict[str, Any] = {}
     histories, rsms, recon = {}, {}, None
     for name, mcfg in configs.items():
         t0 = time.perf_counter()
+        # Each encoder starts from the same seed, so its result does not depend on which others ran.
+        torch.manual_seed(cfg.seed)
+        gen = torch.Generator(device).manual_seed(cfg.seed)
         method = methods.create(name, mcfg, tuple(images.x.shape[1:]), n_classes).to(device)
         log(f"[{name}] {'training ' + str(mcfg.epochs) + ' epochs' if mcfg.epochs else 'no training'}")
 
@@ -151,7 +154,7 @@ def _study(cfg: StudyConfig, configs: dict[str, methods.TrainConfig], images: Im
 
         histories[name] = fit(method, x_train, y_train, gen, cfg.precision, progress)
         t_train = time.perf_counter() - t0
-        h = extract(method, images.x.to(device), cfg.precision)  # (N, D), encoded once
+        h = extract(method, x_all, cfg.precision)  # (N, D): every image encoded once, then cached
         probe = LinearProbe(C=cfg.probe_C).fit(h[probe_idx], y_all[probe_idx])
         encoders[name] = {
             "method": method.name,
@@ -160,12 +163,11 @@ def _study(cfg: StudyConfig, configs: dict[str, methods.TrainConfig], images: Im
             "feature_dim": h.shape[1],
             "train_seconds": round(t_train, 2),
             "seconds": round(time.perf_counter() - t0, 2),
-            "config": dataclasses.asdict(mcfg),
         }
         rsms[name] = analysis.rsm(h[test][rsm_pos]).numpy()
         if hasattr(method, "reconstruct"):
             with torch.no_grad():
-                x_show = images.x[test[:8]].to(device)
+                x_show = x_all[shown]
                 recon = (x_show.cpu(), method.reconstruct(to_float(x_show)).cpu())
         state = {k: v.detach().cpu().contiguous() for k, v in method.state_dict().items()}
         if state:
@@ -176,7 +178,7 @@ def _study(cfg: StudyConfig, configs: dict[str, methods.TrainConfig], images: Im
     figures = {"rsm": plots.rsm_grid(rsms, y_all[test][rsm_pos].numpy(), _class_names(images, cfg.target), cfg.target)}
     if any(histories.values()):
         figures["loss_curves"] = plots.loss_curves({k: v for k, v in histories.items() if v})
-    figures["augmented_pairs"] = plots.augmented_pairs(images.x[test[:8]], methods.REGISTRY["simclr"].Config().views, cfg.seed)
+    figures["augmented_pairs"] = plots.augmented_pairs(images.x[shown], methods.REGISTRY["simclr"].Config().views, cfg.seed)
     if recon is not None:
         figures["vae_reconstructions"] = plots.reconstructions(*recon)
     for key, fig in figures.items():
@@ -196,11 +198,6 @@ def _study(cfg: StudyConfig, configs: dict[str, methods.TrainConfig], images: Im
     }
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     return results
-
-
-def encoder_names(results: dict[str, Any]) -> list[str]:
-    """The encoders in a results dict, in run order (they are the entries holding a test_accuracy)."""
-    return [k for k, v in results.items() if isinstance(v, dict) and "test_accuracy" in v]
 
 
 def _class_names(images: Images, latent: str) -> list[str]:

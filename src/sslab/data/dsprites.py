@@ -58,7 +58,7 @@ def render(latents: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
 
 def _render_chunk(latents: torch.Tensor) -> torch.Tensor:
     v = latent_values(latents).float()
-    shape, scale, theta = latents[:, 0, None, None], v[:, 1, None, None], v[:, 2, None, None]
+    shape, scale, theta = latents[:, 0], v[:, 1, None, None], v[:, 2, None, None]
     grid = torch.arange(IMAGE_SIZE, dtype=torch.float32) + 0.5  # pixel centres
     # The sprite centre moves over the middle half of the image: 16 + 32 * pos pixels.
     dx = grid[None, None, :] - (16 + 32 * v[:, 3, None, None])  # (N, 1, W): columns
@@ -67,15 +67,26 @@ def _render_chunk(latents: torch.Tensor) -> torch.Tensor:
     u = (cos * dx - sin * dy) / scale  # (N, H, W) in the sprite's frame at scale 1
     w = (sin * dx + cos * dy) / scale
 
-    square = torch.maximum(u.abs(), w.abs()) <= _SQUARE_HALF_SIDE
-    ellipse = (u / _ELLIPSE_AXES[0]) ** 2 + (w / _ELLIPSE_AXES[1]) ** 2 <= 1
-    # Heart = a square standing on its corner plus two discs on its two upper edges.
-    h = _HEART_SIDE / math.sqrt(2)
-    wh = w - _HEART_SHIFT
-    heart = (u.abs() + wh.abs() <= h) | ((u.abs() - h / 2) ** 2 + (wh + h / 2) ** 2 <= _HEART_LOBE**2)
-
-    img = torch.where(shape == 0, square, torch.where(shape == 1, ellipse, heart))
+    img = torch.empty(u.shape, dtype=torch.bool)
+    for s, inside in enumerate((_square, _ellipse, _heart)):
+        sel = shape == s
+        img[sel] = inside(u[sel], w[sel])
     return (img.to(torch.uint8) * 255).unsqueeze(1)
+
+
+def _square(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return torch.maximum(u.abs(), w.abs()) <= _SQUARE_HALF_SIDE
+
+
+def _ellipse(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return (u / _ELLIPSE_AXES[0]) ** 2 + (w / _ELLIPSE_AXES[1]) ** 2 <= 1
+
+
+def _heart(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """A square standing on its corner plus two discs on its two upper edges."""
+    h = _HEART_SIDE / math.sqrt(2)
+    w = w - _HEART_SHIFT
+    return (u.abs() + w.abs() <= h) | ((u.abs() - h / 2) ** 2 + (w + h / 2) ** 2 <= _HEART_LOBE**2)
 
 
 def generate(n_images: int = 20_000, seed: int = 2021) -> Images:

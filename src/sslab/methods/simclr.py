@@ -21,10 +21,10 @@ from sslab.nets import EncoderCore
 
 @dataclass(frozen=True)
 class SimCLRConfig(TrainConfig):
-    epochs: int = 15
+    epochs: int = 40
     batch_size: int = 128  # small batches: more steps per epoch, which is what the CPU budget lacks
     lr: float = 4e-3
-    temperature: float = 0.5  # softmax temperature of NT-Xent (the tutorial's; the dSprites study uses 0.2)
+    temperature: float = 0.5  # softmax temperature of NT-Xent (the tutorial's; the dSprites study uses 0.1)
     neg_pairs: int | None = None  # None: all 2B-2 negatives; k: k random negatives per anchor
     proj_dim: int = 0  # 0: identity projection head (tutorial); else MLP 84 -> 84 -> proj_dim
     views: AffineRecipe = AffineRecipe()
