@@ -16,7 +16,8 @@ class LinearProbe:
 
     `LinearProbe().fit(h, y).score(h_test, y_test)`; h: (N, D) features, y: (N,) integer labels.
     The objective is scikit-learn's: sum of cross-entropies + ||W||^2 / (2C). Written in torch
-    because scikit-learn's float64 solver takes ~110 s on 16,000 raw 64x64 images here (this: a few s).
+    because scikit-learn's float64 solver took ~110 s on 16,000 raw 64x64 images here (this: ~45 s,
+    same accuracy), and under a second on 84-d features.
     """
 
     def __init__(self, C: float = 1.0, max_iter: int = 500):
