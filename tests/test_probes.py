@@ -44,3 +44,16 @@ def test_probe_keeps_label_values_and_accepts_numpy():
     probe = LinearProbe().fit(h.numpy(), labels)
     assert set(probe.predict(h).tolist()) == {7, 11}
     assert probe.score(h.numpy(), labels) == pytest.approx(1.0)
+
+
+def test_knn_probe_on_separable_data_and_votes():
+    from sslab.probes import KNNProbe
+
+    h, y = blobs()
+    knn = KNNProbe(k=20).fit(h[:400], y[:400])
+    assert knn.score(h[400:], y[400:]) == 1.0
+    # Similarity-weighted votes: one very close neighbour outweighs two far ones.
+    train = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.1, 1.0]])
+    knn = KNNProbe(k=3, temperature=0.07).fit(train, torch.tensor([5, 9, 9]))
+    assert knn.predict(torch.tensor([[1.0, 0.05]])).tolist() == [5]
+    assert KNNProbe(k=3, temperature=100.0).fit(train, torch.tensor([5, 9, 9])).predict(torch.tensor([[1.0, 0.05]])).tolist() == [9]

@@ -53,3 +53,34 @@ class LinearProbe:
     def score(self, h, y) -> float:
         """Accuracy as a fraction in [0, 1]."""
         return float((self.predict(h) == as_tensor(y, torch.int64)).double().mean())
+
+
+class KNNProbe:
+    """Weighted k-nearest-neighbour classifier on cosine similarity (the InstDisc protocol, Wu et al. 2018).
+
+    Each of the k most similar training images votes for its label with weight exp(sim / temperature).
+    `KNNProbe().fit(h, y).score(h_test, y_test)`; nothing is learned, fit stores normalised features.
+    """
+
+    def __init__(self, k: int = 20, temperature: float = 0.07, chunk: int = 1024):
+        self.k, self.temperature, self.chunk = k, temperature, chunk
+
+    def fit(self, h, y) -> "KNNProbe":
+        self.classes_, self.y_ = torch.unique(as_tensor(y, torch.int64), return_inverse=True)
+        self.h_ = F.normalize(as_tensor(h), dim=1)
+        return self
+
+    def predict(self, h) -> torch.Tensor:
+        h = F.normalize(as_tensor(h), dim=1)
+        k = min(self.k, len(self.h_))
+        out = []
+        for i in range(0, len(h), self.chunk):  # (chunk, N_train) similarities at a time
+            sim, idx = (h[i : i + self.chunk] @ self.h_.T).topk(k, dim=1)
+            votes = torch.zeros(len(sim), len(self.classes_))
+            votes.scatter_add_(1, self.y_[idx], torch.exp(sim / self.temperature))
+            out.append(votes.argmax(1))
+        return self.classes_[torch.cat(out)] if out else self.classes_[:0]
+
+    def score(self, h, y) -> float:
+        """Accuracy as a fraction in [0, 1]."""
+        return float((self.predict(h) == as_tensor(y, torch.int64)).double().mean())

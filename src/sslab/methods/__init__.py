@@ -30,6 +30,10 @@ class TrainConfig:
     warmup_epochs: float = 0.5  # linear warm-up length
     weight_decay: float = 0.0  # AdamW decoupled weight decay
 
+    def __post_init__(self) -> None:
+        if self.epochs < 0 or self.batch_size <= 0 or self.lr <= 0 or self.warmup_epochs < 0 or self.weight_decay < 0:
+            raise SslabError(f"epochs, warmup_epochs and weight_decay must be >= 0, batch_size and lr > 0: {self}")
+
 
 class Method(nn.Module):
     """The protocol: `loss(x, y, generator)` for one batch, `features(x)` for frozen evaluation.
@@ -97,8 +101,6 @@ def make_config(method: str, overrides: dict[str, Any]) -> TrainConfig:
     cfg = cls(**values)
     if REGISTRY[method].Config.epochs > 0 and cfg.epochs <= 0:
         raise SslabError(f"{method}.epochs must be a positive number of epochs, got {cfg.epochs}")
-    if cfg.batch_size <= 0 or cfg.lr <= 0:
-        raise SslabError(f"{method}: batch_size and lr must be positive")
     return cfg
 
 

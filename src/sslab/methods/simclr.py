@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from sslab.augment import AffineRecipe, affine_views
+from sslab.errors import SslabError
 from sslab.losses import nt_xent
 from sslab.methods import Method, TrainConfig, register
 from sslab.nets import EncoderCore
@@ -28,6 +29,13 @@ class SimCLRConfig(TrainConfig):
     neg_pairs: int | None = None  # None: all 2B-2 negatives; k: k random negatives per anchor
     proj_dim: int = 0  # 0: identity projection head (tutorial); else MLP 84 -> 84 -> proj_dim
     views: AffineRecipe = AffineRecipe()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.temperature <= 0:
+            raise SslabError(f"simclr temperature must be positive, got {self.temperature}")
+        if self.neg_pairs is not None and not 1 <= self.neg_pairs <= 2 * self.batch_size - 2:
+            raise SslabError(f"neg_pairs must be in 1..{2 * self.batch_size - 2} (2 x batch_size - 2), got {self.neg_pairs}")
 
 
 @register
