@@ -90,11 +90,11 @@ def test_encoder_names_and_overrides():
         methods.build("simclr", (1, 64, 64), 3, {"temprature": 0.1})
     with pytest.raises(SslabError, match="epochs must be a positive"):
         methods.build("vae", (1, 64, 64), 3, {"epochs": 0})
-    with pytest.raises(SslabError, match="neg_pairs must be in 1..254"):
+    with pytest.raises(SslabError, match=r"simclr\.neg_pairs must be in 1..254"):
         methods.build("simclr-0neg", (1, 64, 64), 3)
     with pytest.raises(SslabError, match="temperature must be positive"):
         methods.build("simclr", (1, 64, 64), 3, {"temperature": 0})
-    with pytest.raises(SslabError, match="batch_size and lr > 0"):
+    with pytest.raises(SslabError, match=r"supervised\.lr must be positive, got -1"):
         methods.build("supervised", (1, 64, 64), 3, {"lr": -1})
     with pytest.raises(SslabError, match="expected float"):
         methods.build("vae", (1, 64, 64), 3, {"beta": "high"})

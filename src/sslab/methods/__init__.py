@@ -31,8 +31,11 @@ class TrainConfig:
     weight_decay: float = 0.0  # AdamW decoupled weight decay
 
     def __post_init__(self) -> None:
-        if self.epochs < 0 or self.batch_size <= 0 or self.lr <= 0 or self.warmup_epochs < 0 or self.weight_decay < 0:
-            raise SslabError(f"epochs, warmup_epochs and weight_decay must be >= 0, batch_size and lr > 0: {self}")
+        for key, positive in (("batch_size", True), ("lr", True), ("epochs", False), ("warmup_epochs", False),
+                              ("weight_decay", False)):
+            value = getattr(self, key)
+            if value < 0 or (positive and value == 0):
+                raise SslabError(f"{key} must be {'positive' if positive else '>= 0'}, got {value}")
 
 
 class Method(nn.Module):
@@ -98,10 +101,12 @@ def make_config(method: str, overrides: dict[str, Any]) -> TrainConfig:
         if key not in fields:
             raise SslabError(f"{method} has no setting {key!r}; settings: {', '.join(fields)}")
         values[key] = _coerce(f"{method}.{key}", value, getattr(cls(), key))
-    cfg = cls(**values)
-    if REGISTRY[method].Config.epochs > 0 and cfg.epochs <= 0:
-        raise SslabError(f"{method}.epochs must be a positive number of epochs, got {cfg.epochs}")
-    return cfg
+    if cls.epochs > 0 and values.get("epochs", 1) <= 0:
+        raise SslabError(f"{method}.epochs must be a positive number of epochs, got {values['epochs']}")
+    try:
+        return cls(**values)
+    except SslabError as e:
+        raise SslabError(f"{method}.{e}") from None
 
 
 def _coerce(key: str, value: Any, default: Any) -> Any:

@@ -33,7 +33,7 @@ class SimCLRConfig(TrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.temperature <= 0:
-            raise SslabError(f"simclr temperature must be positive, got {self.temperature}")
+            raise SslabError(f"temperature must be positive, got {self.temperature}")
         if self.neg_pairs is not None and not 1 <= self.neg_pairs <= 2 * self.batch_size - 2:
             raise SslabError(f"neg_pairs must be in 1..{2 * self.batch_size - 2} (2 x batch_size - 2), got {self.neg_pairs}")
 
