@@ -11,7 +11,18 @@ def as_tensor(a: torch.Tensor | np.ndarray, dtype: torch.dtype = torch.float32) 
     return a.detach().to(dtype) if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a), dtype=dtype)
 
 
-class LinearProbe:
+class _Classifier:
+    """What the probes share: predict() returns labels; score() is accuracy."""
+
+    def predict(self, h) -> torch.Tensor:
+        raise NotImplementedError
+
+    def score(self, h, y) -> float:
+        """Accuracy as a fraction in [0, 1]."""
+        return float((self.predict(h) == as_tensor(y, torch.int64)).double().mean())
+
+
+class LinearProbe(_Classifier):
     """Multinomial logistic regression on standardised features, fitted full-batch with L-BFGS.
 
     `LinearProbe().fit(h, y).score(h_test, y_test)`; h: (N, D) features, y: (N,) integer labels.
@@ -50,12 +61,8 @@ class LinearProbe:
     def predict(self, h) -> torch.Tensor:
         return self.classes_[self.decision_function(h).argmax(1)]
 
-    def score(self, h, y) -> float:
-        """Accuracy as a fraction in [0, 1]."""
-        return float((self.predict(h) == as_tensor(y, torch.int64)).double().mean())
 
-
-class KNNProbe:
+class KNNProbe(_Classifier):
     """Weighted k-nearest-neighbour classifier on cosine similarity (the InstDisc protocol, Wu et al. 2018).
 
     Each of the k most similar training images votes for its label with weight exp(sim / temperature).
@@ -80,7 +87,3 @@ class KNNProbe:
             votes.scatter_add_(1, self.y_[idx], torch.exp(sim / self.temperature))
             out.append(votes.argmax(1))
         return self.classes_[torch.cat(out)] if out else self.classes_[:0]
-
-    def score(self, h, y) -> float:
-        """Accuracy as a fraction in [0, 1]."""
-        return float((self.predict(h) == as_tensor(y, torch.int64)).double().mean())

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import save_file
 
 from sslab import __version__, analysis, methods, plots, report
-from sslab.augment import to_float
+from sslab.augment import AffineRecipe, to_float
 from sslab.data import Images, dsprites, splits
 from sslab.errors import SslabError
 from sslab.probes import LinearProbe
@@ -36,7 +36,7 @@ RECIPE: dict[str, dict[str, Any]] = {"simclr": {"temperature": 0.1}}
 
 @dataclasses.dataclass(frozen=True)
 class StudyConfig:
-    """One study. Every field is a CLI option of `sslab run`."""
+    """One study. All but n_images, probe_C and rsm_images are options of `sslab run`."""
 
     data: str | None = None  # dSprites npz; None: the embedded subset, generated from the grid with a fixed seed
     n_images: int = 20_000  # size of the embedded subset
@@ -164,7 +164,7 @@ def _study(cfg: StudyConfig, configs: dict[str, methods.TrainConfig], images: Im
             "train_seconds": round(t_train, 2),
             "seconds": round(time.perf_counter() - t0, 2),
         }
-        rsms[name] = analysis.rsm(h[test][rsm_pos]).numpy()
+        rsms[name] = analysis.rsm(h[test[rsm_pos]]).numpy()
         if hasattr(method, "reconstruct"):
             with torch.no_grad():
                 x_show = x_all[shown]
@@ -178,7 +178,8 @@ def _study(cfg: StudyConfig, configs: dict[str, methods.TrainConfig], images: Im
     figures = {"rsm": plots.rsm_grid(rsms, y_all[test][rsm_pos].numpy(), _class_names(images, cfg.target), cfg.target)}
     if any(histories.values()):
         figures["loss_curves"] = plots.loss_curves({k: v for k, v in histories.items() if v})
-    figures["augmented_pairs"] = plots.augmented_pairs(images.x[shown], methods.REGISTRY["simclr"].Config().views, cfg.seed)
+    views = next((c.views for c in configs.values() if hasattr(c, "views")), AffineRecipe())  # the study's own recipe
+    figures["augmented_pairs"] = plots.augmented_pairs(images.x[shown], views, cfg.seed)
     if recon is not None:
         figures["vae_reconstructions"] = plots.reconstructions(*recon)
     for key, fig in figures.items():

@@ -31,6 +31,8 @@ class TrainConfig:
     weight_decay: float = 0.0  # AdamW decoupled weight decay
 
     def __post_init__(self) -> None:
+        if type(self).epochs > 0 and self.epochs <= 0:  # a method that trains by default needs epochs
+            raise SslabError(f"epochs must be a positive number of epochs, got {self.epochs}")
         for key, positive in (("batch_size", True), ("lr", True), ("epochs", False), ("warmup_epochs", False),
                               ("weight_decay", False)):
             value = getattr(self, key)
@@ -101,8 +103,6 @@ def make_config(method: str, overrides: dict[str, Any]) -> TrainConfig:
         if key not in fields:
             raise SslabError(f"{method} has no setting {key!r}; settings: {', '.join(fields)}")
         values[key] = _coerce(f"{method}.{key}", value, getattr(cls(), key))
-    if cls.epochs > 0 and values.get("epochs", 1) <= 0:
-        raise SslabError(f"{method}.epochs must be a positive number of epochs, got {values['epochs']}")
     try:
         return cls(**values)
     except SslabError as e:
