@@ -57,3 +57,31 @@ def test_knn_probe_on_separable_data_and_votes():
     knn = KNNProbe(k=3, temperature=0.07).fit(train, torch.tensor([5, 9, 9]))
     assert knn.predict(torch.tensor([[1.0, 0.05]])).tolist() == [5]
     assert KNNProbe(k=3, temperature=100.0).fit(train, torch.tensor([5, 9, 9])).predict(torch.tensor([[1.0, 0.05]])).tolist() == [9]
+
+
+def test_confusion_matrix_rows_are_true_classes():
+    from sslab.probes import KNNProbe
+
+    h, y = blobs()
+    for probe in (LinearProbe(), KNNProbe()):
+        m = probe.fit(h[:400], y[:400]).confusion(h[400:], y[400:])
+        assert m.shape == (3, 3) and m.sum() == 200
+        assert (m == np.diag(np.bincount(y[400:].numpy()))).all()  # separable: everything on the diagonal
+    # A probe that always says class 0 puts every row's count in column 0.
+    probe = LinearProbe().fit(h[:400], y[:400])
+    probe.predict = lambda h: torch.zeros(len(h), dtype=torch.int64)
+    m = probe.confusion(h[400:], y[400:])
+    assert (m[:, 1:] == 0).all() and m[:, 0].tolist() == np.bincount(y[400:].numpy()).tolist()
+
+
+def test_label_curve_rises_with_labels():
+    from sslab.data.splits import label_fraction
+    from sslab.probes import label_curve
+
+    h, y = blobs(n=3000, spread=2.5)  # overlapping classes: more labels help
+    subsets = {f: label_fraction(y[:2000], f, seed=0) for f in (0.005, 0.05, 1.0)}
+    curve = label_curve(h[:2000], y[:2000], subsets, h[2000:], y[2000:])
+    assert list(curve) == [0.005, 0.05, 1.0]
+    assert all(0 <= v <= 1 for v in curve.values())
+    assert curve[1.0] == LinearProbe().fit(h[:2000], y[:2000]).score(h[2000:], y[2000:])
+    assert curve[1.0] >= curve[0.005]

@@ -31,6 +31,18 @@ def test_label_fraction_is_stratified_and_nested():
     assert torch.bincount(y[splits.label_fraction(y, 0.001)]).tolist() == [1, 1, 1]  # at least one per class
 
 
+def test_per_class_is_capped_nested_and_shares_the_fraction_order():
+    y = torch.tensor([0] * 600 + [1] * 300 + [2] * 100)
+    ten, two_hundred = splits.per_class(y, 10, seed=0), splits.per_class(y, 200, seed=0)
+    assert torch.bincount(y[ten]).tolist() == [10, 10, 10]
+    assert torch.bincount(y[two_hundred]).tolist() == [200, 200, 100]  # class 2 has only 100
+    assert set(ten.tolist()) <= set(two_hundred.tolist())
+    # The same seeded order per class as label_fraction: 10% of class 2 are its first 10 images here too.
+    assert set(splits.label_fraction(y, 0.1, seed=0)[-10:].tolist()) == set(ten[y[ten] == 2].tolist())
+    with pytest.raises(SslabError, match="at least 1"):
+        splits.per_class(y, 0)
+
+
 def test_biased_sampler_and_control():
     images = dsprites.generate(6000, seed=0)
     idx = torch.arange(len(images))

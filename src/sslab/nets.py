@@ -19,13 +19,13 @@ class EncoderCore(nn.Module):
         super().__init__()
         self.feat_dim, self.vae = feat_dim, vae
         self.conv = nn.Sequential(
-            nn.Conv2d(in_channels, 6, 5), nn.ReLU(), nn.AvgPool2d(2), nn.BatchNorm2d(6, affine=False),
-            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.AvgPool2d(2), nn.BatchNorm2d(16, affine=False),
+            nn.Conv2d(in_channels, 6, 5), nn.ReLU(inplace=True), nn.AvgPool2d(2), nn.BatchNorm2d(6, affine=False),
+            nn.Conv2d(6, 16, 5), nn.ReLU(inplace=True), nn.AvgPool2d(2), nn.BatchNorm2d(16, affine=False),
         )
         side = ((image_size - 4) // 2 - 4) // 2  # 64 -> 13
         self.linear = nn.Sequential(
-            nn.Linear(16 * side * side, 120), nn.ReLU(), nn.BatchNorm1d(120, affine=False),
-            nn.Linear(120, 84), nn.ReLU(), nn.BatchNorm1d(84, affine=False),
+            nn.Linear(16 * side * side, 120), nn.ReLU(inplace=True), nn.BatchNorm1d(120, affine=False),
+            nn.Linear(120, 84), nn.ReLU(inplace=True), nn.BatchNorm1d(84, affine=False),
         )
         self.head = _block(84, feat_dim)
         self.logvar_head = _block(84, feat_dim) if vae else None
@@ -49,10 +49,10 @@ class DecoderCore(nn.Module):
     def __init__(self, out_channels: int = 1, feat_dim: int = 84):
         super().__init__()
         self.linear = nn.Sequential(
-            _block(feat_dim, 84), _block(84, 120), nn.Linear(120, 16 * 13 * 13), nn.ReLU(),
+            _block(feat_dim, 84), _block(84, 120), nn.Linear(120, 16 * 13 * 13), nn.ReLU(inplace=True),
         )
         self.conv = nn.Sequential(
-            nn.Upsample(scale_factor=2), nn.BatchNorm2d(16, affine=False), nn.ConvTranspose2d(16, 6, 5), nn.ReLU(),
+            nn.Upsample(scale_factor=2), nn.BatchNorm2d(16, affine=False), nn.ConvTranspose2d(16, 6, 5), nn.ReLU(inplace=True),
             nn.Upsample(scale_factor=2), nn.BatchNorm2d(6, affine=False), nn.ConvTranspose2d(6, out_channels, 5),
         )
 
@@ -61,4 +61,4 @@ class DecoderCore(nn.Module):
 
 
 def _block(d_in: int, d_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(d_in, d_out), nn.ReLU(), nn.BatchNorm1d(d_out, affine=False))
+    return nn.Sequential(nn.Linear(d_in, d_out), nn.ReLU(inplace=True), nn.BatchNorm1d(d_out, affine=False))

@@ -58,19 +58,162 @@ def _image_rows(rows: list[torch.Tensor], labels: list[str]) -> Figure:
     return fig
 
 
-def rsm_grid(rsms: dict[str, np.ndarray], labels: np.ndarray, class_names: list[str], latent: str) -> Figure:
-    """RSMs side by side, rows and columns sorted by `labels`, with ticks at class boundaries."""
-    n = len(rsms)
-    fig, axes = plt.subplots(1, n, figsize=(2.9 * n + 0.6, 3.1), squeeze=False)
-    bounds = np.flatnonzero(np.diff(labels)) + 0.5
-    centres = [np.flatnonzero(labels == c).mean() for c in np.unique(labels)]
-    for ax, (name, m) in zip(axes[0], rsms.items()):
-        im = ax.imshow(m, cmap="viridis", vmin=-1, vmax=1, interpolation="nearest")
-        for b in bounds:
-            ax.axhline(b, color="w", lw=0.6), ax.axvline(b, color="w", lw=0.6)
-        ax.set_xticks(centres, [class_names[c] for c in np.unique(labels)], fontsize=7)
-        ax.set_yticks(centres, [class_names[c] for c in np.unique(labels)], fontsize=7, rotation=90, va="center")
-        ax.set_title(name, fontsize=9)
-    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="cosine similarity")
-    fig.suptitle(f"Representational similarity of test images, sorted by {latent}", fontsize=10)
+def rsm_grid(rsms: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], class_names: dict[str, list[str]]) -> Figure:
+    """The tutorial's RSM grid: one row per encoder, one column per latent.
+
+    rsms[encoder][latent] = (matrix (M, M), labels (N,)): the RSM of N test images sorted by that latent
+    (block-averaged to M <= N cells) and the sorted labels; ticks mark the boundaries between groups.
+    """
+    encoders, latents = list(rsms), list(next(iter(rsms.values())))
+    fig, axes = plt.subplots(len(encoders), len(latents), figsize=(2.3 * len(latents) + 0.8, 2.3 * len(encoders)),
+                             squeeze=False)
+    for r, enc in enumerate(encoders):
+        for c, lat in enumerate(latents):
+            m, labels = rsms[enc][lat]
+            ax, n = axes[r, c], len(labels)
+            im = ax.imshow(m, cmap="viridis", vmin=-1, vmax=1, interpolation="nearest", extent=(0, n, n, 0))
+            values = np.unique(labels)
+            bounds = np.flatnonzero(np.diff(labels)) + 1
+            ax.set_xticks(bounds, minor=True), ax.set_yticks(bounds, minor=True)
+            ax.tick_params(which="minor", length=3, color="k")
+            if len(values) <= 6:  # few groups: name them and draw their borders
+                for b in bounds:
+                    ax.axhline(b, color="w", lw=0.5), ax.axvline(b, color="w", lw=0.5)
+                centres = [np.flatnonzero(labels == v).mean() for v in values]
+                names = [class_names[lat][v] for v in values]
+                ax.set_xticks(centres, names, fontsize=6), ax.set_yticks(centres, names, fontsize=6)
+            else:
+                ax.set_xticks([]), ax.set_yticks([])
+                ax.set_xlabel(f"{values.min()} .. {values.max()}", fontsize=6)
+            if r == 0:
+                ax.set_title(f"sorted by {lat}", fontsize=9)
+        axes[r, 0].set_ylabel(enc, fontsize=9)
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6, label="cosine similarity")
+    return fig
+
+
+def rsm_histograms(hists: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> Figure:
+    """Distributions of RSM values (all pairs of test images), one outline per encoder."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for name, (counts, edges) in hists.items():
+        density = counts / counts.sum() / (edges[1] - edges[0])
+        ax.stairs(density.numpy(), edges.numpy(), label=name, lw=1.5)
+    ax.set(xlabel="cosine similarity of a pair of test images", ylabel="density", xlim=(-1, 1))
+    ax.legend(fontsize=8)
+    return fig
+
+
+def matrix(values: np.ndarray, rows: list[str], cols: list[str], title: str, cbar: str,
+           vmin: float | None = None, vmax: float | None = None, fmt: str = ".2f", cmap: str = "viridis") -> Figure:
+    """An annotated heat map (CKA between encoders, a factor profile)."""
+    fig, ax = plt.subplots(figsize=(0.9 * len(cols) + 2.4, 0.45 * len(rows) + 1.2))
+    _heat(ax, values, rows, cols, vmin, vmax, fmt, cmap, cbar)
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def _heat(ax, values, rows, cols, vmin, vmax, fmt, cmap, cbar=None) -> None:
+    values = np.asarray(values, dtype=float)
+    im = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    ax.set_xticks(range(len(cols)), cols, fontsize=8, rotation=30, ha="right")
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    lo, hi = im.get_clim()
+    for (i, j), v in np.ndenumerate(values):
+        ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=7,
+                color="w" if v < lo + 0.6 * (hi - lo) else "k")
+    if cbar:
+        ax.figure.colorbar(im, ax=ax, label=cbar, shrink=0.9)
+
+
+def factor_profile(encoders: list[str], factors: list[str], accuracy: np.ndarray, chance: list[float],
+                   invariance: np.ndarray) -> Figure:
+    """Encoders x factors: linear read-out accuracy of each factor (left) and invariance to it (right)."""
+    fig, axes = plt.subplots(1, 2, figsize=(2 * (0.9 * len(factors) + 2.4), 0.45 * len(encoders) + 1.4))
+    cols = [f"{f}\n(chance {c:.0%})" for f, c in zip(factors, chance)]
+    _heat(axes[0], accuracy, encoders, cols, 0, 1, ".0%", "viridis", "test accuracy")
+    axes[0].set_title("How well each factor can be read out", fontsize=10)
+    _heat(axes[1], invariance, encoders, factors, 0, 1, ".2f", "magma", "invariance")
+    axes[1].set_title("How little the features change with each factor", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def curves(results: dict[str, dict[float, float]], xlabel: str, chance: float, starred: tuple[str, ...] = ()) -> Figure:
+    """Test accuracy against the number or fraction of labels (log x), one line per encoder; starred encoders
+    were retrained end to end at each point."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for name, points in results.items():
+        xs = sorted(points)
+        ax.plot(xs, [points[x] for x in xs], marker="o", ms=3,
+                label=name + ("*" if name in starred else ""), ls="--" if name in starred else "-")
+    ax.axhline(chance, color="gray", lw=0.8, ls=":", label="chance")
+    ax.set(xscale="log", xlabel=xlabel, ylabel="test accuracy", ylim=(0, 1.02))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def bias_bars(results: dict[str, dict[str, float]], chance: float) -> Figure:
+    """Per encoder: unbiased test accuracy after training on the biased set and on its size-matched control."""
+    names = list(results)
+    fig, ax = plt.subplots(figsize=(1.1 * len(names) + 2, 3.2))
+    pos = np.arange(len(names))
+    for k, (key, colour) in enumerate((("control", "tab:blue"), ("biased", "tab:red"))):
+        vals = [results[n][key] for n in names]
+        bars = ax.bar(pos + (k - 0.5) * 0.38, vals, 0.38, label=f"trained on {key} set", color=colour)
+        ax.bar_label(bars, [f"{v:.0%}" for v in vals], fontsize=6)
+    ax.axhline(chance, color="gray", lw=0.8, ls=":", label="chance")
+    ax.set_xticks(pos, names, fontsize=8, rotation=20)
+    ax.set(ylabel="unbiased test accuracy", ylim=(0, 1.1))
+    ax.legend(fontsize=7, loc="upper left")
+    return fig
+
+
+def scatter_grid(coords: dict[str, np.ndarray], labels: np.ndarray, class_names: list[str], latent: str) -> Figure:
+    """2-d embeddings (UMAP) side by side, points coloured by a latent."""
+    n = len(coords)
+    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.8), squeeze=False)
+    many = len(class_names) > 10
+    for ax, (name, xy) in zip(axes[0], coords.items()):
+        sc = ax.scatter(xy[:, 0], xy[:, 1], c=labels, s=2, cmap="viridis" if many else "tab10",
+                        vmin=0, vmax=len(class_names) - 1 if many else 9)
+        ax.set_title(name, fontsize=9), ax.set_xticks([]), ax.set_yticks([])
+    if many:
+        fig.colorbar(sc, ax=axes[0].tolist(), label=latent, shrink=0.8)
+    else:
+        handles = [plt.Line2D([], [], ls="", marker="o", color=plt.cm.tab10(i)) for i in range(len(class_names))]
+        fig.legend(handles, class_names, title=latent, fontsize=7, loc="center right")
+        fig.subplots_adjust(right=0.9)
+    return fig
+
+
+def confusions(matrices: dict[str, np.ndarray], class_names: list[str]) -> Figure:
+    """One row-normalised confusion matrix per probe (rows: true class, columns: predicted)."""
+    n = len(matrices)
+    fig, axes = plt.subplots(1, n, figsize=(2.3 * n, 2.5), squeeze=False)
+    names = class_names if len(class_names) <= 6 else [str(i) for i in range(len(class_names))]
+    for ax, (name, m) in zip(axes[0], matrices.items()):
+        m = np.asarray(m, dtype=float)
+        _heat(ax, m / m.sum(1, keepdims=True).clip(1), names, names, 0, 1, ".2f" if len(m) <= 6 else "", "Blues")
+        ax.set_title(name, fontsize=9), ax.set_xlabel("predicted", fontsize=7)
+    axes[0, 0].set_ylabel("true", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def gallery(x: torch.Tensor, captions: list[str], points: np.ndarray | None = None, ncols: int = 8) -> Figure:
+    """Dataset images with a caption each (their latents); points (n, 2) marks each sprite's (x, y) position."""
+    n = len(x)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.5 * ncols, 1.75 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.set_xticks([]), ax.set_yticks([])
+        if i >= n:
+            ax.axis("off")
+            continue
+        ax.imshow(to_float(x[i]).permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
+        if points is not None:
+            ax.plot(*points[i], "r+", ms=6)
+        ax.set_title(captions[i], fontsize=6)
+    fig.tight_layout()
     return fig

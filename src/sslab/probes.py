@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -20,6 +22,12 @@ class _Classifier:
     def score(self, h, y) -> float:
         """Accuracy as a fraction in [0, 1]."""
         return float((self.predict(h) == as_tensor(y, torch.int64)).double().mean())
+
+    def confusion(self, h, y) -> np.ndarray:
+        """(C, C) counts: row = true class, column = predicted class, over the classes seen in fit."""
+        from sklearn.metrics import confusion_matrix
+
+        return confusion_matrix(as_tensor(y, torch.int64).numpy(), self.predict(h).numpy(), labels=self.classes_.numpy())
 
 
 class LinearProbe(_Classifier):
@@ -87,3 +95,13 @@ class KNNProbe(_Classifier):
             votes.scatter_add_(1, self.y_[idx], torch.exp(sim / self.temperature))
             out.append(votes.argmax(1))
         return self.classes_[torch.cat(out)] if out else self.classes_[:0]
+
+
+def label_curve(h, y, subsets: dict, h_test, y_test, probe: Callable[[], _Classifier] = LinearProbe) -> dict:
+    """Test accuracy of a fresh probe fitted on each labelled subset: {key: accuracy}.
+
+    subsets: {key (e.g. a label fraction): positions into h (N, D) and y (N,)}; the same subsets
+    for every encoder make the curves comparable.
+    """
+    h, y = as_tensor(h), as_tensor(y, torch.int64)
+    return {key: probe().fit(h[idx], y[idx]).score(h_test, y_test) for key, idx in subsets.items()}

@@ -1,4 +1,8 @@
-"""results.json + figures in a run directory -> one self-contained report.html (figures inlined)."""
+"""results.json + figures in a run directory -> one self-contained report.html (figures inlined).
+
+The report is a view over saved results: `sslab report RUN_DIR` re-renders it without retraining.
+It is grouped by the questions a study asks; each figure has one sentence on how to read it.
+"""
 
 from __future__ import annotations
 
@@ -9,53 +13,135 @@ from pathlib import Path
 from typing import Any
 
 CAPTIONS = {
-    "rsm": "Cosine similarity between test images, sorted by the target latent. Bright blocks on the "
-           "diagonal mean images of one class sit close together in that encoder's feature space.",
-    "loss_curves": "Training loss per epoch of each trained encoder (the supervised loss is cross-entropy, "
-                   "the VAE's the negative ELBO per image, SimCLR's NT-Xent).",
+    "confusion": "Each panel is one encoder's linear probe on the test images: row = true class, column = "
+                 "predicted, each row sums to 1, so a bright diagonal means few confusions.",
+    "loss_curves": "Training loss per epoch of each trained encoder (supervised: cross-entropy; VAE: negative "
+                   "ELBO per image; SimCLR: NT-Xent), so a curve still falling at the end was stopped early.",
+    "factor_profile": "Left: test accuracy of a linear probe reading each latent factor out of the frozen features "
+                      "(compare with the chance level under the factor); right: invariance, 1 when changing only "
+                      "that factor leaves the features unchanged and 0 when it moves them (in cosine distance) as far "
+                      "as changing every factor does.",
+    "rsm": "One row per encoder, one column per latent: the cosine similarity between test images sorted by that "
+           "latent (ticks at group boundaries), so bright blocks on the diagonal mean the encoder groups images "
+           "that share that latent.",
+    "rsm_histograms": "The distribution of cosine similarities over all pairs of test images: a wide spread means "
+                      "the encoder tells images apart, a narrow peak near 1 means it maps them all alike.",
+    "cka": "Linear CKA between the test-image features of every pair of encoders: 1 means the two represent the "
+           "images with the same geometry (up to rotation and scale), 0 means unrelated.",
+    "umap": "A 2-d UMAP (cosine metric) of each encoder's test features, one colour per class: separate clusters "
+            "mean the classes are far apart in feature space; mixed colours mean they are not.",
+    "vae_reconstructions": "Test images above the VAE's reconstructions from the posterior mean: what the VAE's "
+                           "features retain of each image.",
+    "label_fraction": "Test accuracy against the fraction of labelled training images (log scale), the same "
+                      "stratified subsets for every encoder; a flat curve means few labels suffice; * marks encoders "
+                      "retrained end to end on each subset.",
+    "images_per_class": "The same with a fixed number of labelled images per class (the UvA SimCLR tutorial's "
+                        "protocol); * marks encoders retrained end to end on each subset.",
+    "bias": "Shape accuracy on the same unbiased test set after training encoder and probe on a set where shape "
+            "predicts horizontal position (red) or on a control set of the same size and shapes (blue): the gap "
+            "is what the bias costs.",
+    "gallery": "Training images with their latents (shape, scale, orientation, posX, posY); the red cross marks "
+               "the sprite's position.",
     "augmented_pairs": "Test images and two independent random affine views of each: the pairs SimCLR is "
                        "trained to map to nearby features.",
-    "vae_reconstructions": "Test images above the VAE's reconstructions from the posterior mean: what the "
-                           "VAE's 84 features retain of each image.",
 }
-TITLES = {"rsm": "Representational similarity", "loss_curves": "Training", "augmented_pairs": "Augmented views",
-          "vae_reconstructions": "VAE reconstructions"}
+SECTIONS = [
+    ("How well does each encoder read out the target?", ["confusion", "loss_curves"]),
+    ("What do the encoders keep?", ["factor_profile", "rsm", "rsm_histograms", "cka", "umap", "vae_reconstructions"]),
+    ("How many labels do they need?", ["label_fraction", "images_per_class"]),
+    ("Do they survive a biased training set?", ["bias"]),
+    ("The data", ["gallery", "augmented_pairs"]),
+]
 
 
 def encoder_names(results: dict[str, Any]) -> list[str]:
-    """The encoders in a results dict, in run order (they are the entries holding a test_accuracy)."""
-    return [k for k, v in results.items() if isinstance(v, dict) and "test_accuracy" in v]
+    """The encoders in a results dict, in run order."""
+    return list(results["encoders"])
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _pct(v: float | None) -> str:
+    return "" if v is None else f"{v:.1%}"
+
+
+def _tables(results: dict[str, Any]) -> dict[str, str]:
+    """The tables that open each section (keyed by the section's first figure)."""
+    names = encoder_names(results)
+    enc = results["encoders"]
+    out = {"confusion": _table(
+        ["encoder", "linear probe, train", "linear probe, test", "kNN (k=20), test", "features", "time"],
+        [["chance", "", _pct(results["chance"]), _pct(results["chance"]), "", ""]]
+        + [[html.escape(n), _pct(enc[n]["train_accuracy"]), f"<b>{_pct(enc[n]['test_accuracy'])}</b>",
+            _pct(enc[n]["knn_accuracy"]), str(enc[n]["feature_dim"]), f"{enc[n]['seconds']:.0f} s"] for n in names])}
+    if "factors" in results:
+        f = results["factors"]
+        rows = [[html.escape(n)] + [f"{_pct(f['accuracy'][n][k])} / {f['invariance'][n][k]:.2f}" for k in f["factors"]]
+                for n in names]
+        out["factor_profile"] = (
+            f"<p>Read-out accuracy / invariance per factor. Orientation and positions are read out in "
+            f"{f['bins']} equal bins of neighbouring values (chance in brackets); probes fit on {f['n_fit']} training "
+            f"images (L-BFGS capped at {f['max_iter']} iterations); invariance from {f['n_pairs']} generated image pairs "
+            f"per factor, change measured as cosine distance (the RSMs' similarity). Squares look the same every "
+            f"90&deg; and ellipses every 180&deg;, so no encoder can read orientation out perfectly.</p>"
+            + _table(["encoder"] + [f"{k} ({_pct(f['chance'][k])})" for k in f["factors"]], rows))
+    if "labels" in results:
+        lab = results["labels"]
+        for kind, label in (("label_fraction", "fraction of labels"), ("images_per_class", "labels per class")):
+            keys = list(next(iter(lab[kind].values())))
+            sizes = lab["sizes"][kind]
+            rows = [[html.escape(n) + ("*" if n in lab["retrained"] else "")] + [_pct(lab[kind][n][k]) for k in keys]
+                    for n in names]
+            out[kind] = _table([label] + [f"{k} ({sizes[k]})" for k in keys], rows)
+    if "bias" in results:
+        b = results["bias"]
+        rows = [[html.escape(n), _pct(b["encoders"][n]["control"]), _pct(b["encoders"][n]["biased"]),
+                 f"{(b['encoders'][n]['control'] - b['encoders'][n]['biased']) * 100:+.1f}"] for n in names]
+        out["bias"] = (f"<p>Biased set: {b['n_biased']} training images in which squares lie at posX 0&ndash;0.3, "
+                       f"ellipses at 0.35&ndash;0.65 and hearts at 0.7&ndash;1; control: {b['n_control']} training "
+                       f"images with the same number of each shape at any position. Encoder and probe are trained "
+                       f"on the set, then tested on all {results['n_test']} test images.</p>"
+                       + _table(["encoder", "trained on control", "trained on biased", "cost (points)"], rows))
+    return out
 
 
 def write(run_dir: str | Path) -> Path:
     """(Re)render run_dir/report.html from run_dir/results.json and the PNGs beside it."""
     run_dir = Path(run_dir)
     results = json.loads((run_dir / "results.json").read_text())
-    chance = results["chance"]
-    rows = [f"<tr><td>chance</td><td></td><td>{chance:.2%}</td><td></td></tr>"]
-    for name in encoder_names(results):
-        r = results[name]
-        rows.append(f"<tr><td>{html.escape(name)}</td><td>{r['train_accuracy']:.2%}</td>"
-                    f"<td><b>{r['test_accuracy']:.2%}</b></td><td>{r['seconds']:.0f} s</td></tr>")
-    figures = []
-    for key, file in results["figures"].items():
-        data = base64.b64encode((run_dir / file).read_bytes()).decode()
-        figures.append(f"<h2>{TITLES.get(key, key)}</h2><p>{CAPTIONS.get(key, '')}</p>"
-                       f"<img src='data:image/png;base64,{data}' alt='{key}'>")
+    tables, figures = _tables(results), results["figures"]
+    body = []
+    for title, keys in SECTIONS:
+        parts = []
+        for key in keys:
+            if key in tables:
+                parts.append(tables[key])
+            if key in figures:
+                data = base64.b64encode((run_dir / figures[key]).read_bytes()).decode()
+                parts.append(f"<figure><img src='data:image/png;base64,{data}' alt='{key}'>"
+                             f"<figcaption>{CAPTIONS.get(key, '')}</figcaption></figure>")
+        if parts:
+            body.append(f"<h2>{title}</h2>" + "".join(parts))
     cfg = html.escape(json.dumps(results["config"], indent=2))
+    timings = ", ".join(f"{k} {v:.0f} s" for k, v in results.get("timings", {}).items())
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>sslab study: {html.escape(run_dir.name)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
-table{{border-collapse:collapse}}td,th{{padding:4px 12px;border-bottom:1px solid #ddd;text-align:right}}
-td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style>
+table{{border-collapse:collapse;margin:1em 0}}td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}}
+td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}figure{{margin:1.5em 0}}
+figcaption{{color:#555;font-size:0.95em}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style>
 </head><body>
 <h1>sslab study: {html.escape(run_dir.name)}</h1>
-<p>Linear probe (multinomial logistic regression on frozen, standardised features) reading out
-<b>{html.escape(results['target'])}</b>: {results['n_probe']} labelled training images, {results['n_test']} test images.
-Whole study: {results['seconds']:.0f} s on {html.escape(results['environment']['device'])}.</p>
-<table><tr><th>encoder</th><th>train accuracy</th><th>test accuracy</th><th>time</th></tr>
-{''.join(rows)}</table>
-{''.join(figures)}
+<p>Encoders trained on dSprites and frozen; probes read out <b>{html.escape(results['target'])}</b> from their
+features: a linear probe (multinomial logistic regression on standardised features) and a kNN probe (cosine,
+k=20, votes weighted by exp(similarity / 0.07)), fitted on {results['n_probe']} labelled training images and
+tested on {results['n_test']} test images. Whole study: {results['seconds']:.0f} s on
+{html.escape(results['environment']['device'])} ({html.escape(timings)}).</p>
+{''.join(body)}
 <h2>Configuration</h2><pre>{cfg}</pre>
 </body></html>
 """

@@ -40,6 +40,14 @@ def latent_values(latents: torch.Tensor) -> torch.Tensor:
     )
 
 
+def describe(latents: torch.Tensor) -> tuple[list[str], np.ndarray]:
+    """Captions and sprite centres for a gallery: (N, 5) class indices -> N captions, (N, 2) (x, y) pixel coordinates."""
+    v = latent_values(latents)
+    captions = [f"{SHAPE_NAMES[int(s) - 1]} s={sc:.1f}\n{math.degrees(o):.0f}\u00b0 x={px:.2f} y={py:.2f}"
+                for s, sc, o, px, py in v.tolist()]
+    return captions, (16 + 32 * v[:, 3:5] - 0.5).numpy()  # imshow puts pixel i's centre at i
+
+
 def render(latents: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
     """Render dSprites images from latent class indices.
 

@@ -30,12 +30,26 @@ def label_fraction(y: torch.Tensor, fraction: float, seed: int = 0) -> torch.Ten
     are also kept at any larger one with the same seed.
     """
     check_fraction("label fraction", fraction)
+    return _stratified(y, lambda n_class: max(1, round(fraction * n_class)), seed)
+
+
+def per_class(y: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """Stratified subset: n images of each class of y (all of a class that has fewer). Positions into y.
+
+    Nested like label_fraction, and with the same seed the same images: a class's images are
+    taken in one seeded random order, so both subsets are prefixes of it.
+    """
+    if n < 1:
+        raise SslabError(f"images per class must be at least 1, got {n}")
+    return _stratified(y, lambda n_class: n, seed)
+
+
+def _stratified(y: torch.Tensor, count, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     keep = []
     for c in torch.unique(y):
         pos = torch.nonzero(y == c).squeeze(1)
-        pos = pos[torch.randperm(len(pos), generator=g)]
-        keep.append(pos[: max(1, round(fraction * len(pos)))])
+        keep.append(pos[torch.randperm(len(pos), generator=g)][: count(len(pos))])
     return torch.cat(keep).sort().values
 
 

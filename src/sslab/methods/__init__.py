@@ -49,6 +49,7 @@ class Method(nn.Module):
 
     Config: ClassVar[type[TrainConfig]] = TrainConfig
     name: ClassVar[str] = ""
+    uses_labels: ClassVar[bool] = False  # True: trained on labels, so label-efficiency studies retrain it
 
     def __init__(self, cfg: TrainConfig, image_shape: tuple[int, int, int], n_classes: int):
         super().__init__()

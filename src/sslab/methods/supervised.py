@@ -23,6 +23,7 @@ class SupervisedConfig(TrainConfig):
 @register
 class Supervised(Method):
     Config = SupervisedConfig
+    uses_labels = True
 
     def __init__(self, cfg: SupervisedConfig, image_shape: tuple[int, int, int], n_classes: int):
         super().__init__(cfg, image_shape, n_classes)
