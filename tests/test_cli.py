@@ -84,7 +84,7 @@ def test_quick_run_end_to_end(tmp_path):
     assert list(labels["images_per_class"]["vae"]) == ["10", "20", "50", "100", "200", "500"]
     assert labels["sizes"]["images_per_class"]["10"] == 30
     assert labels["label_fraction"]["raw"]["1.0"] == results["encoders"]["raw"]["test_accuracy"]
-    assert "[supervised on 40 labels] training 30 epochs" in r.stderr  # 1% of 4,000: epochs x 10
+    assert "[supervised on 40 labels] training 15 epochs" in r.stderr  # 1% of 4,000: epochs x 5
     bias = results["bias"]
     assert bias["n_biased"] == bias["n_control"] > 0 and set(bias["encoders"]) == set(names)
     assert "[simclr on the biased set] training 3 epochs" in r.stderr

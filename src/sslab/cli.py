@@ -25,7 +25,7 @@ def main() -> None:
 @main.command()
 @click.option("--data", type=click.Path(dir_okay=False), help="A dSprites .npz (DeepMind layout). "
               "Default: a 20,000-image subset generated from the dSprites grid, no download.")
-@click.option("--quick", is_flag=True, help="Smoke-test profile: 5,000 images, 3 epochs per trained encoder (under a minute).")
+@click.option("--quick", is_flag=True, help="Smoke-test profile: 5,000 images, 3 epochs per trained encoder, every analysis (about 2 minutes).")
 @click.option("--methods", "encoders", help="Comma-separated encoders to compare "
               "(default: raw,random,supervised,vae,simclr,simclr-2neg; see `sslab methods`).")
 @click.option("--analyses", default="all", show_default=True, metavar="LIST",
