@@ -93,6 +93,7 @@ def test_quick_run_end_to_end(tmp_path):
         assert (run / f"{fig}.png").stat().st_size > 1000, fig
     html = (run / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(FIGURES) and "simclr-2neg" in html
+    assert "<h1>sslab study: smoke</h1>" in html  # rendered before the rename, titled after it
     for question in ("What do the encoders keep?", "How many labels do they need?", "Do they survive a biased"):
         assert question in html
     assert (run / "encoders" / "supervised.safetensors").is_file()

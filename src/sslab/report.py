@@ -24,8 +24,9 @@ CAPTIONS = {
     "rsm": "One row per encoder, one column per latent: the cosine similarity between test images sorted by that "
            "latent (ticks at group boundaries), so bright blocks on the diagonal mean the encoder groups images "
            "that share that latent.",
-    "rsm_histograms": "The distribution of cosine similarities over all pairs of test images: a wide spread means "
-                      "the encoder tells images apart, a narrow peak near 1 means it maps them all alike.",
+    "rsm_histograms": "The distribution of cosine similarities over all pairs of test images (log density): mass "
+                      "near 1 means the encoder maps those images alike, mass near 0 or below means it tells them "
+                      "apart, and two peaks at +1 and -1 mean an almost one-dimensional code.",
     "cka": "Linear CKA between the test-image features of every pair of encoders: 1 means the two represent the "
            "images with the same geometry (up to rotation and scale), 0 means unrelated.",
     "umap": "A 2-d UMAP (cosine metric) of each encoder's test features, one colour per class: separate clusters "
@@ -113,6 +114,7 @@ def write(run_dir: str | Path) -> Path:
     """(Re)render run_dir/report.html from run_dir/results.json and the PNGs beside it."""
     run_dir = Path(run_dir)
     results = json.loads((run_dir / "results.json").read_text())
+    name = html.escape(run_dir.name.removesuffix(".partial"))  # the study renders it before the rename
     tables, figures = _tables(results), results["figures"]
     body = []
     for title, keys in SECTIONS:
@@ -129,13 +131,13 @@ def write(run_dir: str | Path) -> Path:
     cfg = html.escape(json.dumps(results["config"], indent=2))
     timings = ", ".join(f"{k} {v:.0f} s" for k, v in results.get("timings", {}).items())
     page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>sslab study: {html.escape(run_dir.name)}</title>
+<html><head><meta charset="utf-8"><title>sslab study: {name}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}}
 td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}figure{{margin:1.5em 0}}
 figcaption{{color:#555;font-size:0.95em}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style>
 </head><body>
-<h1>sslab study: {html.escape(run_dir.name)}</h1>
+<h1>sslab study: {name}</h1>
 <p>Encoders trained on dSprites and frozen; probes read out <b>{html.escape(results['target'])}</b> from their
 features: a linear probe (multinomial logistic regression on standardised features) and a kNN probe (cosine,
 k=20, votes weighted by exp(similarity / 0.07)), fitted on {results['n_probe']} labelled training images and
