@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sslab.data.dsprites import SHAPE_NAMES
+
 CAPTIONS = {
     "confusion": "Each panel is one encoder's linear probe on the test images: row = true class, column = "
                  "predicted, each row sums to 1, so a bright diagonal means few confusions.",
@@ -26,7 +28,7 @@ CAPTIONS = {
            "that share that latent.",
     "rsm_histograms": "The distribution of cosine similarities over all pairs of test images (log density): mass "
                       "near 1 means the encoder maps those images alike, mass near 0 or below means it tells them "
-                      "apart, and two peaks at +1 and -1 mean an almost one-dimensional code.",
+                      "apart, and two peaks at +1 and -1 are what a nearly one-dimensional code gives.",
     "cka": "Linear CKA between the test-image features of every pair of encoders: 1 means the two represent the "
            "images with the same geometry (up to rotation and scale), 0 means unrelated.",
     "umap": "A 2-d UMAP (cosine metric) of each encoder's test features, one colour per class: separate clusters "
@@ -66,12 +68,12 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _pct(v: float | None) -> str:
-    return "" if v is None else f"{v:.1%}"
+def _pct(v: float) -> str:
+    return f"{v:.1%}"
 
 
 def _tables(results: dict[str, Any]) -> dict[str, str]:
-    """The tables that open each section (keyed by the section's first figure)."""
+    """HTML tables keyed by the figure they stand above."""
     names = encoder_names(results)
     enc = results["encoders"]
     out = {"confusion": _table(
@@ -93,8 +95,8 @@ def _tables(results: dict[str, Any]) -> dict[str, str]:
     if "labels" in results:
         lab = results["labels"]
         for kind, label in (("label_fraction", "fraction of labels"), ("images_per_class", "labels per class")):
-            keys = list(next(iter(lab[kind].values())))
-            sizes = lab["sizes"][kind]
+            sizes = lab["sizes"][kind]  # {point: number of labelled images}, in curve order
+            keys = list(sizes)
             rows = [[html.escape(n) + ("*" if n in lab["retrained"] else "")] + [_pct(lab[kind][n][k]) for k in keys]
                     for n in names]
             out[kind] = _table([label] + [f"{k} ({sizes[k]})" for k in keys], rows)
@@ -102,10 +104,11 @@ def _tables(results: dict[str, Any]) -> dict[str, str]:
         b = results["bias"]
         rows = [[html.escape(n), _pct(b["encoders"][n]["control"]), _pct(b["encoders"][n]["biased"]),
                  f"{(b['encoders'][n]['control'] - b['encoders'][n]['biased']) * 100:+.1f}"] for n in names]
-        out["bias"] = (f"<p>Biased set: {b['n_biased']} training images in which squares lie at posX 0&ndash;0.3, "
-                       f"ellipses at 0.35&ndash;0.65 and hearts at 0.7&ndash;1; control: {b['n_control']} training "
-                       f"images with the same number of each shape at any position. Encoder and probe are trained "
-                       f"on the set, then tested on all {results['n_test']} test images.</p>"
+        bands = ", ".join(f"{shape}s at posX {lo}&ndash;{hi}" for shape, (lo, hi) in zip(SHAPE_NAMES, b["bands"]))
+        out["bias"] = (f"<p>Biased set: {b['n_biased']} training images with {bands}; control: {b['n_control']} "
+                       f"training images with the same number of each shape at any position. Encoder and probe are "
+                       f"trained on the set ({b['epoch_scale']:g} x each recipe's epochs), then tested on all "
+                       f"{results['n_test']} test images.</p>"
                        + _table(["encoder", "trained on control", "trained on biased", "cost (points)"], rows))
     return out
 

@@ -45,7 +45,12 @@ def describe(latents: torch.Tensor) -> tuple[list[str], np.ndarray]:
     v = latent_values(latents)
     captions = [f"{SHAPE_NAMES[int(s) - 1]} s={sc:.1f}\n{math.degrees(o):.0f}\u00b0 x={px:.2f} y={py:.2f}"
                 for s, sc, o, px, py in v.tolist()]
-    return captions, (16 + 32 * v[:, 3:5] - 0.5).numpy()  # imshow puts pixel i's centre at i
+    return captions, (_centre(v[:, 3:5]) - 0.5).numpy()  # imshow puts pixel i's centre at i
+
+
+def _centre(pos: torch.Tensor) -> torch.Tensor:
+    """Latent position in [0, 1] -> sprite centre in pixels: it moves over the middle half of the image."""
+    return 16 + 32 * pos
 
 
 def render(latents: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
@@ -68,9 +73,8 @@ def _render_chunk(latents: torch.Tensor) -> torch.Tensor:
     v = latent_values(latents).float()
     shape, scale, theta = latents[:, 0], v[:, 1, None, None], v[:, 2, None, None]
     grid = torch.arange(IMAGE_SIZE, dtype=torch.float32) + 0.5  # pixel centres
-    # The sprite centre moves over the middle half of the image: 16 + 32 * pos pixels.
-    dx = grid[None, None, :] - (16 + 32 * v[:, 3, None, None])  # (N, 1, W): columns
-    dy = grid[None, :, None] - (16 + 32 * v[:, 4, None, None])  # (N, H, 1): rows, pointing down
+    dx = grid[None, None, :] - _centre(v[:, 3, None, None])  # (N, 1, W): columns
+    dy = grid[None, :, None] - _centre(v[:, 4, None, None])  # (N, H, 1): rows, pointing down
     cos, sin = torch.cos(theta), torch.sin(theta)
     u = (cos * dx - sin * dy) / scale  # (N, H, W) in the sprite's frame at scale 1
     w = (sin * dx + cos * dy) / scale
