@@ -1,22 +1,29 @@
-"""dSprites (Matthey et al. 2017): a renderer for the full latent grid and a loader for the npz file.
+"""dSprites (Matthey et al. 2017): a renderer for the latent grid, a generator, and the npz format.
 
-The grid is 3 shapes x 6 scales x 40 orientations x 32 posX x 32 posY = 737,280 binary 64x64 images.
-The renderer reproduces the real pixels from the latents: pixel centres are mapped into the
-sprite's frame and tested against an analytic shape. Its constants were fitted to the real
-images (mean IoU with them: square 0.9997, ellipse 0.9993, heart 0.957).
+The full grid is 3 shapes x 6 scales x 40 orientations x 32 posX x 32 posY = 737,280 binary 64x64
+images. The renderer reproduces the real pixels from the latents' true values: pixel centres are
+mapped into the sprite's frame and tested against an analytic shape. Its constants were fitted to
+the real images (mean IoU with them: square 0.9997, ellipse 0.9993, heart 0.957).
+
+Files may hold a sub-grid (fewer shapes, scales, orientations or positions); their `latents_classes`
+are then re-indexed 0..k-1, so the factors are read from `latents_values`, which keep the true values.
 """
 
 from __future__ import annotations
 
 import math
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from sslab.data.images import Images
+from sslab.data.images import Factors, Images
 from sslab.errors import SslabError
+
+DESCRIPTION = "dSprites npz (imgs, latents_values or latents_classes)"
+VIEWS = "dsprites"
+ENCODER = "encoder_core"
 
 LATENT_NAMES = ("shape", "scale", "orientation", "posX", "posY")
 LATENT_SIZES = (3, 6, 40, 32, 32)
@@ -33,17 +40,30 @@ _HEART_LOBE = 0.945 * _HEART_SIDE / 2  # radius of the two lobes on its upper ed
 
 
 def latent_values(latents: torch.Tensor) -> torch.Tensor:
-    """(N, 5) class indices -> (N, 5) float values: shape 1..3, scale 0.5..1, orientation 0..2pi, pos 0..1."""
-    c = latents.double()
+    """(N, 5) class indices of the full grid -> (N, 5) float64 values: shape 1..3, scale 0.5..1,
+    orientation 0..2pi, positions 0..1."""
+    c = torch.as_tensor(latents).double()
     return torch.stack(
         [c[:, 0] + 1, 0.5 + c[:, 1] / 10, c[:, 2] * (2 * math.pi / 39), c[:, 3] / 31, c[:, 4] / 31], dim=1
     )
 
 
-def describe(latents: torch.Tensor) -> tuple[list[str], np.ndarray]:
-    """Captions and sprite centres for a gallery: (N, 5) class indices -> N captions, (N, 2) (x, y) pixel coordinates."""
-    v = latent_values(latents)
-    captions = [f"{SHAPE_NAMES[int(s) - 1]} s={sc:.1f}\n{math.degrees(o):.0f}\u00b0 x={px:.2f} y={py:.2f}"
+def _grid_levels() -> tuple[torch.Tensor, ...]:
+    levels = []
+    for k, size in enumerate(LATENT_SIZES):
+        c = torch.zeros(size, 5, dtype=torch.int64)
+        c[:, k] = torch.arange(size)
+        levels.append(latent_values(c)[:, k])
+    return tuple(levels)
+
+
+GRID_LEVELS = _grid_levels()  # every factor's values on the full grid
+
+
+def describe(values: torch.Tensor) -> tuple[list[str], np.ndarray]:
+    """Captions and sprite centres for a gallery: (N, 5) values -> N captions, (N, 2) (x, y) pixel coordinates."""
+    v = torch.as_tensor(values, dtype=torch.float64)
+    captions = [f"{SHAPE_NAMES[int(round(s)) - 1]} s={sc:.1f}\n{math.degrees(o):.0f}\u00b0 x={px:.2f} y={py:.2f}"
                 for s, sc, o, px, py in v.tolist()]
     return captions, (_centre(v[:, 3:5]) - 0.5).numpy()  # imshow puts pixel i's centre at i
 
@@ -53,25 +73,26 @@ def _centre(pos: torch.Tensor) -> torch.Tensor:
     return 16 + 32 * pos
 
 
-def render(latents: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """Render dSprites images from latent class indices.
+def render(values: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """Render dSprites images from latent values.
 
-    latents: (N, 5) int64 (shape, scale, orientation, posX, posY) class indices.
+    values: (N, 5) (shape 1..3, scale, orientation in radians, posX, posY in [0, 1]), as in
+    `latents_values`; `latent_values(classes)` converts full-grid class indices.
     Returns (N, 1, 64, 64) uint8 images with values 0 or 255.
     """
-    latents = torch.as_tensor(latents, dtype=torch.int64)
-    if latents.ndim != 2 or latents.shape[1] != 5:
-        raise ValueError(f"latents must be (N, 5), got {tuple(latents.shape)}")
-    hi = torch.tensor(LATENT_SIZES)
-    if len(latents) and ((latents < 0) | (latents >= hi)).any():
-        raise ValueError(f"latent classes out of range; sizes are {LATENT_SIZES}")
-    return torch.cat([_render_chunk(latents[i : i + chunk]) for i in range(0, len(latents), chunk)] or
+    values = torch.as_tensor(values, dtype=torch.float64)
+    if values.ndim != 2 or values.shape[1] != 5:
+        raise ValueError(f"latent values must be (N, 5), got {tuple(values.shape)}")
+    shapes = values[:, 0].round()
+    if len(values) and ((shapes < 1) | (shapes > 3)).any():
+        raise ValueError("shape values must be 1, 2 or 3 (square, ellipse, heart)")
+    return torch.cat([_render_chunk(values[i : i + chunk]) for i in range(0, len(values), chunk)] or
                      [torch.zeros(0, 1, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)])
 
 
-def _render_chunk(latents: torch.Tensor) -> torch.Tensor:
-    v = latent_values(latents).float()
-    shape, scale, theta = latents[:, 0], v[:, 1, None, None], v[:, 2, None, None]
+def _render_chunk(values: torch.Tensor) -> torch.Tensor:
+    v = values.float()
+    shape, scale, theta = values[:, 0].round().long() - 1, v[:, 1, None, None], v[:, 2, None, None]
     grid = torch.arange(IMAGE_SIZE, dtype=torch.float32) + 0.5  # pixel centres
     dx = grid[None, None, :] - _centre(v[:, 3, None, None])  # (N, 1, W): columns
     dy = grid[None, :, None] - _centre(v[:, 4, None, None])  # (N, H, 1): rows, pointing down
@@ -102,44 +123,98 @@ def _heart(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 
 def generate(n_images: int = 20_000, seed: int = 2021) -> Images:
-    """A random subset of the dSprites grid, drawn without replacement with a fixed seed and rendered."""
+    """A random subset of the full dSprites grid, drawn without replacement with a fixed seed and rendered."""
     if not 0 < n_images <= GRID_SIZE:
         raise SslabError(f"n_images must be in 1..{GRID_SIZE}, got {n_images}")
     g = torch.Generator().manual_seed(seed)
     flat = torch.randperm(GRID_SIZE, generator=g)[:n_images].sort().values
-    latents = torch.stack(torch.unravel_index(flat, LATENT_SIZES), dim=1)
-    return Images(render(latents), latents, LATENT_NAMES, LATENT_SIZES)
+    values = latent_values(torch.stack(torch.unravel_index(flat, LATENT_SIZES), dim=1))
+    factors = make_factors(values, GRID_LEVELS)
+    return Images(render(values), factors.classes("shape"), factors.level_names[0], {}, factors,
+                  f"{n_images:,} images generated from the dSprites grid (seed {seed})", "dsprites")
 
 
-def load(path: str | Path) -> Images:
-    """Load a dSprites npz (the DeepMind layout: `imgs` (N,64,64) and `latents_classes` (N,5)).
+def make_factors(values: torch.Tensor, levels: tuple[torch.Tensor, ...] = (), size: int = IMAGE_SIZE) -> Factors:
+    """The five dSprites factors of images with these (N, 5) true values; levels default to those present."""
+    if not levels:
+        # Values saved as float32 or re-computed differ in the last bits: merge levels closer than 1e-6.
+        levels = tuple(_distinct(values[:, k]) for k in range(5))
 
-    Never unpickles: the `metadata` entry is ignored, the latent names and sizes are constants.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise SslabError(f"data file not found: {path}")
+    def names(k: int, lv: torch.Tensor) -> tuple[str, ...]:
+        if k == 0:
+            return tuple(SHAPE_NAMES[int(round(v)) - 1] for v in lv.tolist())
+        if k == 2:
+            return tuple(f"{math.degrees(v):.0f}\u00b0" for v in lv.tolist())
+        return tuple(f"{v:.2f}" for v in lv.tolist())
+
+    def draw(v: torch.Tensor) -> torch.Tensor:
+        x = render(v)
+        if size == IMAGE_SIZE:
+            return x
+        return F.interpolate(x.float(), size=(size, size), mode="bilinear", antialias=True).round().to(torch.uint8)
+
+    return Factors(LATENT_NAMES, values, levels, tuple(names(k, lv) for k, lv in enumerate(levels)), draw, describe)
+
+
+def _distinct(v: torch.Tensor) -> torch.Tensor:
+    u = torch.unique(v)
+    keep = torch.ones(len(u), dtype=torch.bool)
+    keep[1:] = u.diff() > 1e-6
+    return u[keep]
+
+
+# --- the npz format ---------------------------------------------------------------------------------
+
+def detect(path: Path) -> bool:
+    if not (path.is_file() and path.suffix == ".npz"):
+        return False
+    from sslab.data.files import Npz
+
     try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in ("imgs", "latents_classes") if k not in f.files]
-            if missing:
-                raise SslabError(f"{path}: not a dSprites npz, missing array(s) {', '.join(missing)} "
-                                 f"(has: {', '.join(f.files) or 'nothing'})")
-            imgs, classes = f["imgs"], f["latents_classes"]
+        files = Npz(path).files
     except SslabError:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise SslabError(f"{path}: cannot read as npz ({e})") from None
-    if imgs.ndim != 3 or imgs.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or imgs.dtype != np.uint8:
-        raise SslabError(f"{path}: imgs must be uint8 (N, 64, 64), got {imgs.dtype} {imgs.shape}")
-    if classes.shape != (len(imgs), 5) or not np.issubdtype(classes.dtype, np.integer):
-        raise SslabError(f"{path}: latents_classes must be integer (N, 5) with N={len(imgs)}, "
-                         f"got {classes.dtype} {classes.shape}")
-    if len(imgs) == 0:
+        return False
+    return "imgs" in files and ("latents_values" in files or "latents_classes" in files)
+
+
+def source(path: Path, image_size: int | None = None):
+    """A dSprites npz (DeepMind layout): `imgs` (N, 64, 64) 0/1 and `latents_values` (N, 5), or only
+    `latents_classes` (N, 5) of the full grid. Never unpickles: `metadata` is ignored."""
+    from sslab.data import Part, Source
+    from sslab.data.files import Npz
+
+    f = Npz(path)
+    shape = f.shape("imgs")
+    if len(shape) != 3 or shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or f.dtype("imgs") != np.uint8:
+        raise SslabError(f"{path}: imgs must be uint8 (N, 64, 64), got {f.dtype('imgs')} {shape}")
+    n = shape[0]
+    if "latents_values" in f.files:
+        values = f.array("latents_values")
+        if values.shape != (n, 5) or not np.issubdtype(values.dtype, np.floating):
+            raise SslabError(f"{path}: latents_values must be float (N, 5) with N={n}, got {values.dtype} {values.shape}")
+        values = torch.from_numpy(values.astype(np.float64))
+        shapes = values[:, 0].round()
+        if ((shapes < 1) | (shapes > 3)).any() or not torch.isfinite(values).all():
+            raise SslabError(f"{path}: latents_values out of range (shape must be 1, 2 or 3)")
+    else:  # classes alone can only be read as the full grid's
+        classes = f.array("latents_classes")
+        if classes.shape != (n, 5) or not np.issubdtype(classes.dtype, np.integer):
+            raise SslabError(f"{path}: latents_classes must be integer (N, 5) with N={n}, got {classes.dtype} "
+                             f"{classes.shape}")
+        if (classes < 0).any() or (classes >= np.array(LATENT_SIZES)).any():
+            raise SslabError(f"{path}: latents_classes out of range, sizes are {LATENT_SIZES}")
+        values = latent_values(torch.from_numpy(classes.astype(np.int64)))
+    if n == 0:
         raise SslabError(f"{path}: holds no images")
-    if (classes < 0).any() or (classes >= np.array(LATENT_SIZES)).any():
-        raise SslabError(f"{path}: latents_classes out of range, sizes are {LATENT_SIZES}")
-    if imgs.max() > 1:
-        raise SslabError(f"{path}: imgs must be binary (0/1) as in dSprites, max is {imgs.max()}")
-    x = torch.from_numpy(imgs * np.uint8(255)).unsqueeze(1)
-    return Images(x, torch.from_numpy(classes.astype(np.int64)), LATENT_NAMES, LATENT_SIZES)
+    template = make_factors(values)  # levels and names from what the file holds
+    side = image_size or IMAGE_SIZE
+
+    def read(pos: np.ndarray):
+        for chunk in f.records("imgs", pos):
+            if chunk.max(initial=0) > 1:
+                raise SslabError(f"{path}: imgs must be binary (0/1) as in dSprites, found {chunk.max()}")
+            yield (chunk * np.uint8(255))[:, None]
+
+    return Source((1, IMAGE_SIZE, IMAGE_SIZE), template.level_names[0],
+                  {"all": Part(n, read, template.classes("shape").numpy(), values.numpy())},
+                  factors=lambda v: make_factors(v, template.levels, side))

@@ -1,41 +1,144 @@
-"""The in-memory dataset every part of sslab passes around."""
+"""The in-memory dataset every part of sslab passes around: uint8 images, labels, splits, factors."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
 import torch
+
+from sslab.errors import SslabError
+
+SPLIT_NAMES = ("train", "val", "test", "unlabeled")  # the dataset splits sslab knows, in this order
+
+
+@dataclass(frozen=True)
+class Factors:
+    """Latent factors of generated data (dSprites): the true value of each factor for each image.
+
+    names: the K factor names; values: (N, K) float64 true values; levels: per factor, the sorted
+    distinct values the data holds (its grid); render: optional (M, K) values -> (M, C, H, W) uint8,
+    so analyses can generate images that differ in one factor only.
+    """
+
+    names: tuple[str, ...]
+    values: torch.Tensor
+    levels: tuple[torch.Tensor, ...] = ()
+    level_names: tuple[tuple[str, ...], ...] = ()  # per factor, a name for each level (default: the value)
+    render: Callable[[torch.Tensor], torch.Tensor] | None = None
+    describe: Callable[[torch.Tensor], list[str]] | None = None  # (M, K) values -> a caption per image
+
+    def __post_init__(self) -> None:
+        if self.values.ndim != 2 or self.values.shape[1] != len(self.names):
+            raise ValueError(f"values must be (N, {len(self.names)}), got {tuple(self.values.shape)}")
+        if not self.levels:
+            object.__setattr__(self, "levels", tuple(torch.unique(self.values[:, k]) for k in range(len(self.names))))
+        if not self.level_names:
+            object.__setattr__(self, "level_names", tuple(tuple(f"{float(v):g}" for v in lv) for lv in self.levels))
+
+    def index(self, name: str) -> int:
+        if name not in self.names:
+            raise SslabError(f"unknown factor {name!r}; factors: {', '.join(self.names)}")
+        return self.names.index(name)
+
+    def size(self, name: str) -> int:
+        """Number of distinct values of a factor in the data."""
+        return len(self.levels[self.index(name)])
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(len(v) for v in self.levels)
+
+    def classes(self, name: str) -> torch.Tensor:
+        """(N,) int64 index of each image's value among the factor's levels (0..size-1)."""
+        k = self.index(name)
+        return _nearest_level(self.levels[k].contiguous(), self.values[:, k].contiguous())
+
+    def values_of(self, classes: torch.Tensor) -> torch.Tensor:
+        """(M, K) level indices -> (M, K) float64 true values."""
+        return torch.stack([self.levels[k][classes[:, k]] for k in range(len(self.names))], dim=1)
+
+    def subset(self, idx: torch.Tensor) -> Factors:
+        return replace(self, values=self.values[idx])
+
+
+def _nearest_level(levels: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Index of the level nearest to each value (exact for values taken from the levels)."""
+    pos = torch.searchsorted(levels, v).clamp(1, max(1, len(levels) - 1))
+    if len(levels) == 1:
+        return torch.zeros(len(v), dtype=torch.int64)
+    left = (v - levels[pos - 1]).abs() <= (levels[pos] - v).abs()
+    return torch.where(left, pos - 1, pos)
 
 
 @dataclass(frozen=True)
 class Images:
-    """Images and their latent factors, all in memory.
+    """A dataset in memory.
 
-    x: (N, C, H, W) uint8 pixels (dSprites: 0 or 1, C=1, 64x64).
-    latents: (N, K) int64 class index of each latent factor.
-    latent_names / latent_sizes: name and number of classes of each of the K factors.
+    x: (N, C, H, W) uint8 pixels, one tensor, never a float copy.
+    y: (N,) int64 class index 0..k-1 of each image; -1 where the image carries no label.
+    class_names: the name of each class index (k names).
+    splits: the dataset's own splits, name -> sorted int64 indices into x ("train", "val", "test",
+      "unlabeled"); empty when the data comes as one pool (a study then carves its own).
+    factors: latent factors (dSprites), else None.
+    source / format: where the data came from and which loader read it.
     """
 
     x: torch.Tensor
-    latents: torch.Tensor
-    latent_names: tuple[str, ...]
-    latent_sizes: tuple[int, ...]
+    y: torch.Tensor
+    class_names: tuple[str, ...]
+    splits: Mapping[str, torch.Tensor] = field(default_factory=dict)
+    factors: Factors | None = None
+    source: str = ""
+    format: str = ""
 
     def __post_init__(self) -> None:
         if self.x.dtype != torch.uint8 or self.x.ndim != 4:
             raise ValueError(f"x must be uint8 (N, C, H, W), got {self.x.dtype} {tuple(self.x.shape)}")
-        if self.latents.shape != (len(self.x), len(self.latent_names)):
-            raise ValueError(f"latents must be (N, {len(self.latent_names)}), got {tuple(self.latents.shape)}")
+        if self.y.shape != (len(self.x),) or self.y.dtype != torch.int64:
+            raise ValueError(f"y must be int64 (N,) with N={len(self.x)}, got {self.y.dtype} {tuple(self.y.shape)}")
+        if len(self.y) and int(self.y.max()) >= len(self.class_names):
+            raise ValueError(f"labels reach {int(self.y.max())} but there are {len(self.class_names)} class names")
+        unknown = set(self.splits) - set(SPLIT_NAMES)
+        if unknown:
+            raise ValueError(f"unknown split(s) {sorted(unknown)}; known: {', '.join(SPLIT_NAMES)}")
+        if self.factors is not None and len(self.factors.values) != len(self.x):
+            raise ValueError("factors must describe every image")
 
     def __len__(self) -> int:
         return len(self.x)
 
-    def labels(self, name: str) -> torch.Tensor:
-        """(N,) int64 class index of the latent factor `name`."""
-        return self.latents[:, self.latent_names.index(name)]
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of every image."""
+        return tuple(self.x.shape[1:])
 
-    def n_classes(self, name: str) -> int:
-        return self.latent_sizes[self.latent_names.index(name)]
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
 
-    def subset(self, idx: torch.Tensor) -> "Images":
-        return Images(self.x[idx], self.latents[idx], self.latent_names, self.latent_sizes)
+    @property
+    def labelled(self) -> torch.Tensor:
+        """(N,) bool: which images carry a label."""
+        return self.y >= 0
+
+    def class_counts(self, idx: torch.Tensor | None = None) -> list[int]:
+        """Images per class (labelled images only), over idx or all images."""
+        y = self.y if idx is None else self.y[idx]
+        return torch.bincount(y[y >= 0], minlength=self.n_classes).tolist()
+
+    def subset(self, idx: torch.Tensor) -> Images:
+        """The images at sorted indices idx (a copy of their pixels), splits re-indexed."""
+        idx = torch.as_tensor(idx, dtype=torch.int64)
+        where = torch.full((len(self),), -1, dtype=torch.int64)
+        where[idx] = torch.arange(len(idx))
+        splits = {k: where[v][where[v] >= 0] for k, v in self.splits.items()}
+        return replace(self, x=self.x[idx], y=self.y[idx], splits={k: v for k, v in splits.items() if len(v)},
+                       factors=None if self.factors is None else self.factors.subset(idx))
+
+    def with_target(self, factor: str) -> Images:
+        """The same images labelled by a latent factor instead (its levels become the classes)."""
+        if self.factors is None:
+            raise SslabError(f"the data has no latent factors, so {factor!r} cannot be the target")
+        names = self.factors.level_names[self.factors.index(factor)]
+        return replace(self, y=self.factors.classes(factor), class_names=names)
