@@ -77,3 +77,13 @@ def test_vae_loss_terms():
     assert kl.item() == pytest.approx(1.0)  # 0.5 * sum(mu^2)
     loss_b, _, _ = vae_loss(logits, x, torch.ones(1, 2), torch.zeros(1, 2), beta=4.0)
     assert loss_b.item() == pytest.approx(rec.item() + 4.0)
+
+
+def test_nt_xent_is_computed_in_fp32_under_autocast():
+    g = torch.Generator().manual_seed(3)
+    z1, z2 = torch.randn(16, 8, generator=g), torch.randn(16, 8, generator=g)
+    exact = nt_xent(z1, z2, 0.1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = nt_xent(z1, z2, 0.1)
+    assert got.dtype == torch.float32
+    assert got.item() == pytest.approx(exact.item(), rel=1e-6)  # bf16 logits would be off by ~1e-2

@@ -119,11 +119,13 @@ def invariance(h_a: torch.Tensor, h_b: torch.Tensor, ref_a: torch.Tensor, ref_b:
     h_a, h_b: (n, D) features of image pairs that differ in one factor; ref_a, ref_b: features of
     pairs that differ in every factor. 1: the factor is ignored; 0: changing it moves the features as
     far as changing everything; below 0: further. Change is cosine distance, the similarity the RSMs
-    show, so the score is unchanged by rotating or uniformly scaling the features.
+    show, so the score is unchanged by rotating or uniformly scaling the features. NaN when even the
+    reference pairs do not move the features (a collapsed encoder): invariance is then undefined,
+    not perfect.
     """
     d = (1 - F.cosine_similarity(h_a.double(), h_b.double())).mean()
     ref = (1 - F.cosine_similarity(ref_a.double(), ref_b.double())).mean()
-    return float(1 - d / ref) if ref > 0 else 1.0
+    return float(1 - d / ref) if ref > 1e-9 else float("nan")
 
 
 def umap_2d(h: torch.Tensor, seed: int = 0, n_neighbors: int = 15) -> torch.Tensor:

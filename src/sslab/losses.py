@@ -23,8 +23,13 @@ def nt_xent(
     """
     if z1.shape != z2.shape or z1.ndim != 2:
         raise ValueError(f"z1 and z2 must both be (B, D), got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    with torch.autocast(z1.device.type, enabled=False):  # in fp32 even under bf16 autocast: logits / 0.1 need it
+        return _nt_xent(z1.float(), z2.float(), temperature, neg_pairs, generator)
+
+
+def _nt_xent(z1, z2, temperature, neg_pairs, generator) -> torch.Tensor:
     n = len(z1)
-    z = F.normalize(torch.cat([z1, z2]).float(), dim=1)  # (2B, D)
+    z = F.normalize(torch.cat([z1, z2]), dim=1)  # (2B, D)
     logits = z @ z.T / temperature  # (2B, 2B) cosine similarities / T
     pos_col = torch.arange(2 * n, device=z.device).roll(n)  # anchor i's positive is i +- B
     pos = logits.gather(1, pos_col[:, None]).squeeze(1)  # (2B,)

@@ -43,6 +43,9 @@ class LinearProbe(_Classifier):
         self.C, self.max_iter = C, max_iter
 
     def fit(self, h, y) -> "LinearProbe":
+        """Fit on features h (N, D) and labels y (N,). Sets converged_ (False when L-BFGS stopped at
+        max_iter with the gradient still above tolerance) and n_iter_; with a single class there is
+        nothing to fit, and the probe predicts that class."""
         h, y = as_tensor(h), as_tensor(y, torch.int64)
         self.classes_, y = torch.unique(y, return_inverse=True)
         self.mean_, self.std_ = h.mean(0), h.std(0).clamp_min(1e-6)
@@ -50,6 +53,9 @@ class LinearProbe(_Classifier):
         n, d = h.shape
         w = torch.zeros(d, len(self.classes_), requires_grad=True)
         b = torch.zeros(len(self.classes_), requires_grad=True)
+        if len(self.classes_) < 2:
+            self.coef_, self.intercept_, self.n_iter_, self.converged_ = w.detach(), b.detach(), 0, True
+            return self
         opt = torch.optim.LBFGS([w, b], lr=1, max_iter=self.max_iter, history_size=20,
                                 tolerance_grad=1e-6, tolerance_change=1e-10, line_search_fn="strong_wolfe")
 
@@ -61,6 +67,8 @@ class LinearProbe(_Classifier):
 
         opt.step(objective)
         self.coef_, self.intercept_ = w.detach(), b.detach()
+        self.n_iter_ = int(opt.state[opt._params[0]].get("n_iter", 0))
+        self.converged_ = self.n_iter_ < self.max_iter
         return self
 
     def decision_function(self, h) -> torch.Tensor:

@@ -24,6 +24,10 @@ from sslab.errors import SslabError
 DESCRIPTION = "dSprites npz (imgs, latents_values or latents_classes)"
 VIEWS = "dsprites"
 ENCODER = "encoder_core"
+# The data's method settings. At the tutorial's temperature 0.5, SimCLR at batch 128 was still at 55%
+# shape accuracy after 10 epochs; at 0.1 its features jump from scale to shape mid-training and reach
+# 99.95% (README, "Training recipes").
+METHODS = {"simclr": {"temperature": 0.1}}
 
 LATENT_NAMES = ("shape", "scale", "orientation", "posX", "posY")
 LATENT_SIZES = (3, 6, 40, 32, 32)

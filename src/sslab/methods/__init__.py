@@ -12,6 +12,8 @@ import dataclasses
 import importlib
 import pkgutil
 import re
+import types
+import typing
 from typing import Any, ClassVar
 
 import torch
@@ -33,6 +35,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if type(self).epochs > 0 and self.epochs <= 0:  # a method that trains by default needs epochs
             raise SslabError(f"epochs must be a positive number of epochs, got {self.epochs}")
+        if type(self).epochs == 0 and self.epochs != 0:
+            raise SslabError(f"epochs cannot be set: this method has nothing to train, got {self.epochs}")
         for key, positive in (("batch_size", True), ("lr", True), ("epochs", False), ("warmup_epochs", False),
                               ("weight_decay", False)):
             value = getattr(self, key)
@@ -99,30 +103,44 @@ def make_config(method: str, overrides: dict[str, Any]) -> TrainConfig:
     """The method's default Config with `overrides` applied and checked."""
     cls = REGISTRY[method].Config
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
     values = {}
     for key, value in overrides.items():
         if key not in fields:
             raise SslabError(f"{method} has no setting {key!r}; settings: {', '.join(fields)}")
-        values[key] = _coerce(f"{method}.{key}", value, getattr(cls(), key))
+        values[key] = coerce(f"{method}.{key}", value, hints[key])
     try:
         return cls(**values)
     except SslabError as e:
         raise SslabError(f"{method}.{e}") from None
 
 
-def _coerce(key: str, value: Any, default: Any) -> Any:
-    """A --set string -> the type of the setting's default (ints pass as floats)."""
+def coerce(key: str, value: Any, annotation: Any) -> Any:
+    """A setting's value (a --set string, or a TOML value) -> the type its field is annotated with.
+
+    Strings are parsed as Python literals ('0.1', '2', 'none', 'true', '(0.5, 1.0)'); ints pass as
+    floats; anything else that does not match the annotation is one clear error.
+    """
     if isinstance(value, str):
         try:
             value = ast.literal_eval({"true": "True", "false": "False", "none": "None"}.get(value.lower(), value))
         except (ValueError, SyntaxError):
-            pass
-    if default is not None and value is not None:
-        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if type(value) is not type(default):
-            raise SslabError(f"{key}: expected {type(default).__name__}, got {value!r}")
-    return value
+            pass  # a plain string, e.g. an encoder name
+    allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) or \
+        typing.get_origin(annotation) is typing.Union else (annotation,)
+    for t in allowed:
+        base = typing.get_origin(t) or t
+        if t is type(None) and value is None:
+            return None
+        if base is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if base is tuple and isinstance(value, list):
+            value = tuple(value)
+        if isinstance(base, type) and isinstance(value, base) and not (base is int and isinstance(value, bool)):
+            return value
+    names = " or ".join("none" if t is type(None) else getattr(typing.get_origin(t) or t, "__name__", str(t))
+                        for t in allowed)
+    raise SslabError(f"{key}: expected {names}, got {value!r}")
 
 
 def build(encoder: str, image_shape: tuple[int, int, int], n_classes: int, overrides: dict[str, Any] | None = None) -> Method:
