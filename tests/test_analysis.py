@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -45,6 +47,7 @@ def test_linear_cka_properties():
     m = analysis.cka_matrix({"a": x, "b": 2 * x @ q, "c": torch.randn(500, 5, generator=g)})
     assert m.shape == (3, 3) and torch.allclose(m, m.T)
     assert torch.allclose(m.diagonal(), torch.ones(3, dtype=m.dtype)) and abs(m[0, 1] - 1) < 1e-9 and m[0, 2] < 0.1
+    assert analysis.linear_cka(x, torch.ones(500, 3)) != analysis.linear_cka(x, torch.ones(500, 3))  # NaN: constant
 
 
 def test_rsm_histogram_counts_off_diagonal_pairs():
@@ -58,6 +61,11 @@ def test_binned():
     assert analysis.binned(torch.arange(32), 32, 8).tolist() == [i // 4 for i in range(32)]
     assert analysis.binned(torch.arange(40), 40, 8).bincount().tolist() == [5] * 8
     assert analysis.binned(torch.arange(6), 6, 8).tolist() == list(range(6))  # few values: kept
+
+
+def test_invariance_of_a_collapsed_encoder_is_undefined():
+    same = torch.ones(50, 4)
+    assert math.isnan(analysis.invariance(same, same, same, same))  # not 1.0: nothing moved at all
 
 
 def test_factor_pairs_change_one_factor_or_all():
@@ -103,15 +111,17 @@ def test_factor_profile_of_hand_built_encoders():
     g = torch.Generator().manual_seed(0)
     pairs = [analysis.factor_pairs(dsprites.LATENT_SIZES, f, 300, g) for f in (0, 3, None)]  # shape, posX, all
     images = dsprites.generate(3000, seed=1)
+    f = images.factors
+    render = lambda classes: f.render(f.values_of(classes))  # noqa: E731
     perm = torch.randperm(3000, generator=g)
     fit, test = perm[:2000], perm[2000:]
     profile = {}
     for encoder in (_fft_encoder, _pixels):
-        hs = [(encoder(dsprites.render(a)), encoder(dsprites.render(b))) for a, b in pairs]
+        hs = [(encoder(render(a)), encoder(render(b))) for a, b in pairs]
         h = encoder(images.x)
         readout = {}
         for latent in ("shape", "posX"):
-            y = analysis.binned(images.labels(latent), images.n_classes(latent), 8)
+            y = analysis.binned(f.classes(latent), f.size(latent), 8)
             readout[latent] = LinearProbe(max_iter=100).fit(h[fit], y[fit]).score(h[test], y[test])
         profile[encoder.__name__] = {"shape": analysis.invariance(*hs[0], *hs[2]),
                                      "posX": analysis.invariance(*hs[1], *hs[2]), "readout": readout}

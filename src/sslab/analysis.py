@@ -56,15 +56,17 @@ def linear_cka(h1: torch.Tensor, h2: torch.Tensor) -> float:
     x = h1.double() - h1.double().mean(0)
     y = h2.double() - h2.double().mean(0)
     cross = torch.linalg.matrix_norm(y.T @ x) ** 2
-    return float(cross / (torch.linalg.matrix_norm(x.T @ x) * torch.linalg.matrix_norm(y.T @ y)))
+    norms = torch.linalg.matrix_norm(x.T @ x) * torch.linalg.matrix_norm(y.T @ y)
+    return float(cross / norms) if norms > 0 else float("nan")  # constant features: CKA is undefined
 
 
 def cka_matrix(features: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Linear CKA between every pair of encoders' features of the same images: (E, E), symmetric, 1 on the diagonal."""
+    """Linear CKA between every pair of encoders' features of the same images: (E, E), symmetric (the
+    diagonal is computed too: 1 unless an encoder's features are constant, where CKA is undefined)."""
     hs = list(features.values())
-    out = torch.eye(len(hs), dtype=torch.float64)
+    out = torch.empty(len(hs), len(hs), dtype=torch.float64)
     for i in range(len(hs)):
-        for j in range(i + 1, len(hs)):
+        for j in range(i, len(hs)):
             out[i, j] = out[j, i] = linear_cka(hs[i], hs[j])
     return out
 

@@ -1,7 +1,8 @@
-"""`sslab` command line: a thin shell over sslab.study and sslab.report."""
+"""`sslab` command line: a thin shell over sslab.study, sslab.report and the registries."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -11,74 +12,116 @@ import click
 from sslab.errors import SslabError
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 2) -> None:
     click.echo(f"sslab: error: {message}", err=True)
-    sys.exit(2)
+    sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _list(value: str | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="sslab")
 def main() -> None:
     """Train several image encoders on the same data, freeze them, and compare what they learned."""
 
 
 @main.command()
-@click.option("--data", type=click.Path(dir_okay=False), help="A dSprites .npz (DeepMind layout). "
-              "Default: a 20,000-image subset generated from the dSprites grid, no download.")
-@click.option("--quick", is_flag=True, help="Smoke-test profile: 5,000 images, 3 epochs per trained encoder, every analysis (about 2 minutes).")
-@click.option("--methods", "encoders", help="Comma-separated encoders to compare "
-              "(default: raw,random,supervised,vae,simclr,simclr-2neg; see `sslab methods`).")
-@click.option("--analyses", default="all", show_default=True, metavar="LIST",
-              help="Comma-separated analyses to run beside the linear and kNN probes: similarity (RSM grid, "
-                   "similarity histograms, CKA), factors (per-factor read-out and invariance), labels "
-                   "(label-fraction and images-per-class curves; retrains supervised), bias (retrains every "
-                   "encoder on a biased set and its control), umap (needs umap-learn); 'all' or 'none'.")
-@click.option("--umap-colour", help="Latent that colours the UMAP points (default: the target).")
-@click.option("--seed", type=int, default=2021, show_default=True, help="Seeds the split, weights and augmentations.")
+@click.argument("study", required=False)
+@click.option("--data", type=click.Path(), help="A dataset: MedMNIST .npz, MNIST-family IDX folder or mnist.npz, CIFAR "
+              "binary folder or .tar.gz, STL-10 binary folder, an image folder (class sub-folders), or a dSprites "
+              ".npz. Default: the study's data (dsprites: 20,000 images generated from the grid, no download).")
+@click.option("--quick", is_flag=True, default=None,
+              help="Smoke test: 5,000 images, 3 epochs per trained encoder, every analysis (a few minutes).")
+@click.option("--n-images", type=int, help="Keep this many images, stratified over classes and splits.")
+@click.option("--image-size", type=int, help="Resize every image to this square side.")
+@click.option("--methods", "encoders", help="Comma-separated encoders to compare (default: raw,random,supervised,"
+              "vae,simclr,simclr-2neg; see `sslab methods`).")
+@click.option("--encoder", help="The network every method builds (default: the data's; see `sslab encoders`).")
+@click.option("--views", help="SimCLR's view recipe (default: the data's; see `sslab views`).")
+@click.option("--analyses", metavar="LIST", help="Comma-separated analyses beside the linear and kNN probes "
+              "(default all; 'none' for probes only): similarity, factors, labels, transfer, bias, umap. "
+              "Those the data cannot support are skipped, and the report says why.")
+@click.option("--target", help="What the probes read out: a latent factor of generated data (dSprites: shape, "
+              "scale, orientation, posX, posY). Default: the data's labels.")
+@click.option("--protocol", type=click.Choice(["standard", "lab", "blog"]),
+              help="Labelling protocol: standard (every training label), lab (20%% of labels per class, 30%% of "
+                   "classes held out for transfer, self-supervised methods on the unlabelled rest), blog (200 "
+                   "labelled images, the rest unlabelled).")
+@click.option("--label-fraction", type=float, help="Per class, the fraction of training labels kept (rounded up).")
+@click.option("--n-labelled", type=int, help="Keep this many training labels in all, stratified.")
+@click.option("--holdout", type=float, help="Share of the classes held out as a transfer task (rounded up).")
+@click.option("--train-fraction", type=float, help="Train : test split for data without a test split (default 0.8).")
+@click.option("--val-fraction", type=float, help="Validation share carved from train when the data has none "
+              "(default 0.1).")
+@click.option("--seed", type=int, help="Seeds initialisations and augmentations (default 2021).")
+@click.option("--split-seed", type=int, help="Seeds the splits, separately, so seeds can share a split (default 2021).")
+@click.option("--epochs", type=int, help="Train every trained encoder for this many epochs (default: its recipe).")
+@click.option("--set", "overrides", multiple=True, metavar="NAME.KEY=VALUE",
+              help="A method, encoder or analysis setting, e.g. --set simclr.temperature=0.2 (repeatable).")
+@click.option("--umap-colour", help="The latent factor that colours the UMAP points (default: the class).")
+@click.option("--precision", type=click.Choice(["bf16", "fp32"]),
+              help="bf16 autocast (default; ~2x faster than fp32 on a CPU with AVX512-BF16) or fp32.")
+@click.option("--device", help="auto (default: cuda if available), cpu, cuda or cuda:N.")
 @click.option("--out", type=click.Path(file_okay=False), default="runs", show_default=True,
               help="Directory that receives the run folder.")
-@click.option("--name", help="Run folder name (default: dsprites-<date>-<time>).")
-@click.option("--epochs", type=int, help="Train every trained encoder for this many epochs (default: each method's recipe).")
-@click.option("--train-fraction", type=float, default=0.8, show_default=True, help="Fraction of images used for training.")
-@click.option("--label-fraction", type=float, default=1.0, show_default=True,
-              help="Stratified fraction of the training labels the linear probes see.")
-@click.option("--target", default="shape", show_default=True, help="Latent the probes read out.")
-@click.option("--set", "overrides", multiple=True, metavar="METHOD.KEY=VALUE",
-              help="Override a method setting, e.g. --set simclr.temperature=0.2 (repeatable).")
-@click.option("--precision", type=click.Choice(["bf16", "fp32"]), default="bf16", show_default=True,
-              help="bf16 autocast measured ~2x faster than fp32 on a CPU with AVX512-BF16.")
-@click.option("--device", default="auto", show_default=True, help="auto (cuda if available), cpu or cuda[:N].")
-def run(data, quick, encoders, analyses, umap_colour, seed, out, name, epochs, train_fraction, label_fraction, target, overrides,
-        precision, device) -> None:
-    """Run the dSprites representation study and write runs/<name>/ (results.json, figures, report.html).
+@click.option("--name", help="Run folder name (default: <study>-<date>-<time>).")
+@click.option("--print-config", is_flag=True, help="Print the resolved study as TOML and exit without running it.")
+def run(study, data, quick, n_images, image_size, encoders, encoder, views, analyses, target, protocol,
+        label_fraction, n_labelled, holdout, train_fraction, val_fraction, seed, split_seed, epochs, overrides,
+        umap_colour, precision, device, out, name, print_config) -> None:
+    """Run a study and write runs/<name>/ (results.json, figures, report.html).
 
-    Trains or builds each encoder on the training split, freezes it, fits a linear and a kNN probe on
-    its cached features, runs the chosen analyses, and prints each probe's accuracy beside chance.
-    The default (all encoders, all analyses) takes about 20 minutes on a 2-core CPU; --quick about 2.
+    STUDY is a named study (`sslab studies`; default: dsprites when no --data is given) or a study
+    file (.toml). Trains or builds each encoder on the training images, freezes it, fits a linear and a
+    kNN probe on its cached features, runs the analyses the data allows, and prints each probe's
+    accuracy beside chance. The default dSprites study takes about 20 minutes on a 2-core CPU.
     """
+    from sslab import studies
     from sslab.report import encoder_names
-    from sslab.study import ANALYSES, DEFAULT_ENCODERS, StudyConfig, run as run_study
+    from sslab.study import StudyConfig, run as run_study
 
     try:
-        chosen = tuple(e.strip() for e in encoders.split(",") if e.strip()) if encoders is not None else DEFAULT_ENCODERS
-        picked = {"all": ANALYSES, "none": ()}.get(analyses.strip(),
-                                                     tuple(a.strip() for a in analyses.split(",") if a.strip()))
-        cfg = StudyConfig(data=data, encoders=chosen, analyses=picked, umap_colour=umap_colour,
-                          target=target, train_fraction=train_fraction,
-                          label_fraction=label_fraction, seed=seed, quick=quick, epochs=epochs,
-                          overrides=tuple(overrides), precision=precision, device=device)
-        run_dir = Path(out) / (name or time.strftime("dsprites-%Y%m%d-%H%M%S"))
+        fields = studies.read(study or "dsprites") if study or data is None else {}
+        if data is not None and not study:
+            fields["name"] = Path(data).name.removesuffix(".gz").removesuffix(".tar").split(".")[0] or "study"
+        picked = _list(analyses)
+        if picked is not None and len(picked) == 1 and picked[0] in ("all", "none"):
+            from sslab.analyses import NAMES
+
+            picked = NAMES if picked[0] == "all" else ()
+        given = dict(data=data, quick=quick, n_images=n_images, image_size=image_size, encoders=_list(encoders),
+                     encoder=encoder, views=views, analyses=picked, target=target, protocol=protocol,
+                     label_fraction=label_fraction, n_labelled=n_labelled, holdout=holdout,
+                     train_fraction=train_fraction, val_fraction=val_fraction, seed=seed, split_seed=split_seed,
+                     epochs=epochs, precision=precision, device=device)
+        fields |= {k: v for k, v in given.items() if v is not None}
+        extra = (f"umap.colour={umap_colour}",) if umap_colour else ()
+        fields["overrides"] = tuple(fields.get("overrides", ())) + extra + tuple(overrides)
+        cfg = StudyConfig(**fields)
+        if print_config:
+            from sslab.study import check
+
+            check(cfg)
+            click.echo(studies.to_toml(cfg), nl=False)
+            return
+        if name is not None and (not name or Path(name).name != name or name in (".", "..")):
+            raise SslabError(f"--name must be a plain folder name, not a path: {name!r} (use --out for the folder)")
+        run_dir = Path(out) / (name or time.strftime(f"{cfg.name}-%Y%m%d-%H%M%S"))
         results = run_study(cfg, run_dir, log=lambda m: click.echo(m, err=True))
     except SslabError as e:
         _fail(str(e))
     except KeyboardInterrupt:
-        _fail("interrupted; nothing was written")
-    click.echo(f"\n{'encoder':<16}{'train':>9}{'test':>9}{'kNN test':>10}")
-    click.echo(f"{'chance':<16}{'':>9}{results['chance']:>9.2%}{results['chance']:>10.2%}")
+        _fail("interrupted; nothing was written", 130)
+    click.echo(f"\n{'encoder':<16}{'train':>9}{'val':>9}{'test':>9}{'kNN test':>10}")
+    click.echo(f"{'chance':<16}{'':>9}{'':>9}{results['chance']:>9.2%}{results['chance']:>10.2%}")
     for enc in encoder_names(results):
         r = results["encoders"][enc]
-        click.echo(f"{enc:<16}{r['train_accuracy']:>9.2%}{r['test_accuracy']:>9.2%}{r['knn_accuracy']:>10.2%}")
-    click.echo(f"\n{results['seconds']:.0f} s; report: {run_dir / 'report.html'}")
+        val = "" if r["val_accuracy"] is None else f"{r['val_accuracy']:.2%}"
+        click.echo(f"{enc:<16}{r['train_accuracy']:>9.2%}{val:>9}{r['test_accuracy']:>9.2%}{r['knn_accuracy']:>10.2%}")
+    click.echo(f"\nchance = the majority class's share of the test images\n"
+               f"{results['seconds']:.0f} s; report: {run_dir / 'report.html'}")
 
 
 @main.command()
@@ -95,16 +138,50 @@ def report(run_dir: str) -> None:
 @main.command(name="methods")
 def list_methods() -> None:
     """List the registered methods and their default settings."""
-    import dataclasses
-
+    from sslab import data
     from sslab.methods import REGISTRY
-    from sslab.study import RECIPE
 
     for name, cls in sorted(REGISTRY.items()):
         doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
         click.echo(f"{name:<12}{doc}")
-        if cls.Config.epochs:
+        if dataclasses.fields(cls.Config):
             settings = ", ".join(f"{f.name}={getattr(cls.Config(), f.name)}" for f in dataclasses.fields(cls.Config))
             click.echo(f"{'':<12}defaults: {settings}")
-        if name in RECIPE:
-            click.echo(f"{'':<12}the dSprites study sets: {', '.join(f'{k}={v}' for k, v in RECIPE[name].items())}")
+        for fmt, module in data.REGISTRY.items():
+            if name in getattr(module, "METHODS", {}):
+                click.echo(f"{'':<12}{fmt} data sets: "
+                           + ", ".join(f"{k}={v}" for k, v in module.METHODS[name].items()))
+
+
+@main.command(name="encoders")
+@click.option("--shape", default="1,28,28", show_default=True, help="Input shape C,H,W for the feature widths.")
+def list_encoders(shape: str) -> None:
+    """List the registered encoders, with their feature width for an input shape."""
+    from sslab import nets
+
+    try:
+        image_shape = tuple(int(v) for v in shape.split(","))
+        if len(image_shape) != 3:
+            raise ValueError
+    except ValueError:
+        _fail(f"--shape must be C,H,W, e.g. 3,32,32; got {shape!r}")
+    for name, description, dim in nets.describe(image_shape):
+        click.echo(f"{name:<14}{dim:>5}-d  {description}")
+
+
+@main.command(name="views")
+def list_views() -> None:
+    """List the view recipes (augmentations), their settings, and what they skip on grey images."""
+    from sslab import views
+
+    for line in views.describe():
+        click.echo(line)
+
+
+@main.command(name="studies")
+def list_studies() -> None:
+    """List the named studies (`sslab run NAME`)."""
+    from sslab import studies
+
+    for name in studies.names():
+        click.echo(f"{name:<14}{studies.read(name).get('description', '')}")

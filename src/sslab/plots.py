@@ -13,7 +13,11 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from sslab.augment import AffineRecipe, affine_views, to_float  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    return x.float() / 255
 
 
 def save(fig: Figure, path: Path) -> None:
@@ -33,16 +37,18 @@ def loss_curves(histories: dict[str, list[dict[str, float]]]) -> Figure:
     return fig
 
 
-def augmented_pairs(x: torch.Tensor, recipe: AffineRecipe, seed: int = 0) -> Figure:
-    """Rows: original images, then two independent augmented views of each (what SimCLR compares)."""
+def augmented_pairs(x: torch.Tensor, recipe: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
+                    seed: int = 0) -> Figure:
+    """Rows: original images, then two independent random views of each (what SimCLR compares).
+    recipe(x uint8, generator) -> float views in [0, 1] (a sslab.views recipe)."""
     g = torch.Generator().manual_seed(seed)
-    rows = [to_float(x), affine_views(x, recipe, g), affine_views(x, recipe, g)]
+    rows = [to_float(x), recipe(x, g), recipe(x, g)]
     return _image_rows(rows, ["image", "view 1", "view 2"])
 
 
-def reconstructions(x: torch.Tensor, recon: torch.Tensor) -> Figure:
-    """Test images above their VAE reconstructions (probabilities from the posterior mean)."""
-    return _image_rows([to_float(x), recon], ["image", "reconstruction"])
+def reconstructions(x: torch.Tensor, recon: dict[str, torch.Tensor]) -> Figure:
+    """Test images above each autoencoder's reconstructions of them (float images in [0, 1])."""
+    return _image_rows([to_float(x), *recon.values()], ["image", *recon])
 
 
 def _image_rows(rows: list[torch.Tensor], labels: list[str]) -> Figure:
@@ -51,7 +57,7 @@ def _image_rows(rows: list[torch.Tensor], labels: list[str]) -> Figure:
     for r, (imgs, label) in enumerate(zip(rows, labels)):
         for i in range(n):
             ax = axes[r, i]
-            ax.imshow(imgs[i].permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
+            ax.imshow(imgs[i].clamp(0, 1).permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([]), ax.set_yticks([])
         axes[r, 0].set_ylabel(label)
     fig.tight_layout()
@@ -120,8 +126,8 @@ def _heat(ax, values, rows, cols, vmin, vmax, fmt, cmap, cbar=None) -> None:
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     lo, hi = im.get_clim()
     for (i, j), v in np.ndenumerate(values):
-        ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=7,
-                color="w" if v < lo + 0.6 * (hi - lo) else "k")
+        ax.text(j, i, "n/a" if np.isnan(v) else format(v, fmt), ha="center", va="center", fontsize=7,
+                color="w" if np.isnan(v) or v < lo + 0.6 * (hi - lo) else "k")
     if cbar:
         ax.figure.colorbar(im, ax=ax, label=cbar, shrink=0.9)
 
@@ -154,20 +160,29 @@ def curves(results: dict[str, dict[float, float]], xlabel: str, chance: float, s
     return fig
 
 
-def bias_bars(results: dict[str, dict[str, float]], chance: float) -> Figure:
-    """Per encoder: unbiased test accuracy after training on the biased set and on its size-matched control."""
+def grouped_bars(results: dict[str, dict[str, float]], chance: float, ylabel: str,
+                 colours: tuple[str, ...] = ("tab:blue", "tab:red", "tab:green")) -> Figure:
+    """Per encoder, one bar per key of results[encoder] (e.g. control / biased), with the chance level."""
     names = list(results)
+    keys = list(next(iter(results.values())))
+    width = 0.76 / len(keys)
     fig, ax = plt.subplots(figsize=(1.1 * len(names) + 2, 3.2))
     pos = np.arange(len(names))
-    for k, (key, colour) in enumerate((("control", "tab:blue"), ("biased", "tab:red"))):
+    for k, (key, colour) in enumerate(zip(keys, colours)):
         vals = [results[n][key] for n in names]
-        bars = ax.bar(pos + (k - 0.5) * 0.38, vals, 0.38, label=f"trained on {key} set", color=colour)
+        bars = ax.bar(pos + (k - (len(keys) - 1) / 2) * width, vals, width, label=key, color=colour)
         ax.bar_label(bars, [f"{v:.0%}" for v in vals], fontsize=6)
     ax.axhline(chance, color="gray", lw=0.8, ls=":", label="chance")
     ax.set_xticks(pos, names, fontsize=8, rotation=20)
-    ax.set(ylabel="unbiased test accuracy", ylim=(0, 1.1))
+    ax.set(ylabel=ylabel, ylim=(0, 1.1))
     ax.legend(fontsize=7, loc="upper left")
     return fig
+
+
+def bias_bars(results: dict[str, dict[str, float]], chance: float) -> Figure:
+    """Per encoder: unbiased test accuracy after training on the biased set and on its size-matched control."""
+    return grouped_bars({n: {"trained on control set": r["control"], "trained on biased set": r["biased"]}
+                         for n, r in results.items()}, chance, "unbiased test accuracy")
 
 
 def scatter_grid(coords: dict[str, np.ndarray], labels: np.ndarray, class_names: list[str], latent: str) -> Figure:

@@ -67,8 +67,10 @@ class LinearProbe(_Classifier):
 
         opt.step(objective)
         self.coef_, self.intercept_ = w.detach(), b.detach()
-        self.n_iter_ = int(opt.state[opt._params[0]].get("n_iter", 0))
-        self.converged_ = self.n_iter_ < self.max_iter
+        state = opt.state[opt._params[0]]
+        self.n_iter_ = int(state.get("n_iter", 0))
+        # L-BFGS stops on a small gradient or change (converged), or on its iteration or evaluation cap.
+        self.converged_ = self.n_iter_ < self.max_iter and state.get("func_evals", 0) < opt.defaults["max_eval"]
         return self
 
     def decision_function(self, h) -> torch.Tensor:

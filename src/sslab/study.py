@@ -1,9 +1,9 @@
-"""The dSprites representation study: train or build each encoder, freeze it, probe it, analyse it, draw it.
+"""A study: train or build each encoder on the same images, freeze it, probe it, analyse it, draw it.
 
-`run(StudyConfig(), out_dir)` is the whole study as a function; `sslab run` is a thin shell on it.
-Every encoder is trained once on the training split and every image is encoded once; the analyses
-then work on those cached features. Only two analyses train again: `labels` retrains the supervised
-encoder on each labelled subset, `bias` retrains every encoder on a biased set and on its control.
+`run(StudyConfig(...), out_dir)` is a whole study as a function; `sslab run` is a thin shell on it.
+This module only orchestrates: load and split the data, resolve every setting before any training,
+train each encoder once and encode the evaluated images once, fit the linear and kNN probes, run the
+analyses that apply to the data (sslab.analyses), and write results.json, figures and report.html.
 Everything is written into `<out_dir>.partial/` and renamed to `out_dir` only when complete.
 """
 
@@ -22,67 +22,105 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from sslab import __version__, analysis, methods, plots, report
-from sslab.augment import AffineRecipe, to_float
+from sslab import __version__, analyses, data, methods, plots, report, views
 from sslab.data import Images, dsprites, splits
 from sslab.errors import SslabError
-from sslab.probes import KNNProbe, LinearProbe, label_curve
+from sslab.probes import KNNProbe, LinearProbe
 from sslab.train import extract, fit
 
 DEFAULT_ENCODERS = ("raw", "random", "supervised", "vae", "simclr", "simclr-2neg")
-ANALYSES = ("similarity", "factors", "labels", "bias", "umap")  # beside the probes, which always run
-
-# The dSprites recipe: settings that differ from a method's own defaults. At the tutorial's
-# temperature 0.5, SimCLR at batch 128 was still at 55% shape accuracy after 10 epochs; at 0.1 its
-# features jump from scale to shape mid-training and reach 99.95% (README, "Training recipes").
-RECIPE: dict[str, dict[str, Any]] = {"simclr": {"temperature": 0.1}}
+EMBEDDED_IMAGES = 20_000  # the dSprites subset generated when no data is given (the tutorial's size)
+QUICK_IMAGES, QUICK_EPOCHS = 5000, 3
 
 
 @dataclasses.dataclass(frozen=True)
 class StudyConfig:
-    """One study. Fields marked (cli) are options of `sslab run`."""
+    """One study. Every field can be set in a study file (TOML) and most on the command line."""
 
-    data: str | None = None  # (cli) dSprites npz; None: the embedded subset, generated from the grid with a fixed seed
-    n_images: int = 20_000  # size of the embedded subset
-    encoders: tuple[str, ...] = DEFAULT_ENCODERS  # (cli) names from the method registry, or simclr-<k>neg
-    analyses: tuple[str, ...] = ANALYSES  # (cli) which analyses run beside the linear and kNN probes
-    target: str = "shape"  # (cli) the latent the probes read out
-    train_fraction: float = 0.8  # (cli) train:test split (the tutorial's 80:20)
-    label_fraction: float = 1.0  # (cli) stratified fraction of training labels the main probes see
-    seed: int = 2021  # (cli) seeds the split, the initialisations and the augmentations
-    quick: bool = False  # (cli) smoke-test profile: 5,000 images, 3 epochs per trained encoder
-    epochs: int | None = None  # (cli) train every trained encoder for this many epochs (default: its recipe)
-    overrides: tuple[str, ...] = ()  # (cli) "method.setting=value", e.g. "simclr.temperature=0.2"
-    precision: str = "bf16"  # (cli) "bf16" autocast or "fp32"
-    device: str = "auto"  # (cli) "auto" (cuda if present), "cpu", "cuda", ...
-    umap_colour: str | None = None  # (cli) latent that colours the UMAP (default: the target)
-    probe_C: float = 1.0  # inverse L2 strength of the linear probe
-    rsm_images: int = 1000  # test images in each RSM panel (block-averaged to rsm_pixels)
-    rsm_pixels: int = 250  # RSM panels are at most this many cells across
-    label_fractions: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)  # points of the label-fraction curve
-    images_per_class: tuple[int, ...] = (10, 20, 50, 100, 200, 500)  # points of the images-per-class curve
-    max_epoch_scale: float = 5.0  # retraining on fraction f of the labels runs epochs x min(1/f, this)
-    bias_epoch_scale: float = 1.0  # epochs on the biased and control sets, as a multiple of each recipe's
-    factor_bins: int = 8  # orientation and positions are read out in this many equal bins
-    factor_images: int = 4000  # training images for each factor's read-out probe
-    factor_max_iter: int = 100  # L-BFGS iterations of a read-out probe (pixels, orientation: 2.4 s vs 5.3 s at 500)
-    invariance_pairs: int = 500  # generated image pairs per factor for the invariance score
-    umap_per_class: int = 300  # test images per class of the colouring latent in the UMAP
+    name: str = "study"  # names the run folder (<name>-<date>-<time>)
+    description: str = ""  # the question the study asks, one line (listed by `sslab studies`)
+    data: str | None = None  # a dataset path in any format sslab reads; None: dSprites generated from the grid
+    n_images: int | None = None  # keep this many images, stratified (None: all; 20,000 for the generated dSprites)
+    image_size: int | None = None  # resize every image to this square side (None: as stored)
+    target: str | None = None  # what the probes read: None = the data's labels, or a latent factor (dSprites)
+    encoders: tuple[str, ...] = DEFAULT_ENCODERS  # names from the method registry, or simclr-<k>neg
+    analyses: tuple[str, ...] = analyses.NAMES  # which analyses run beside the probes, where the data allows
+    encoder: str | None = None  # the network every method builds (None: the data's default; see `sslab encoders`)
+    views: str | None = None  # SimCLR's view recipe (None: the data's default; see `sslab views`)
+    protocol: str = "standard"  # labelling protocol: standard, lab (20% labels, 30% classes held out) or blog (200)
+    label_fraction: float | None = None  # per class, the fraction of training labels kept (None: the protocol's)
+    n_labelled: int | None = None  # instead, this many labelled training images, stratified (None: the protocol's)
+    holdout: float | None = None  # share of classes held out as a transfer task (None: the protocol's)
+    train_fraction: float = 0.8  # train : test split, for data without a test split (the tutorial's 80:20)
+    val_fraction: float = 0.1  # carved from train (stratified) for data without a validation split
+    split_seed: int = 2021  # seeds the splits, so several training seeds can share one split
+    seed: int = 2021  # seeds the initialisations and the augmentations
+    quick: bool = False  # smoke-test profile: 5,000 images, 3 epochs per trained encoder
+    epochs: int | None = None  # train every trained encoder for this many epochs (None: its recipe)
+    overrides: tuple[str, ...] = ()  # "name.setting=value" for a method, encoder or analysis
+    precision: str = "bf16"  # "bf16" autocast or "fp32"
+    device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:1", ...
+    probe_C: float = 1.0  # inverse L2 strength of the linear probes
 
 
-QUICK_IMAGES, QUICK_EPOCHS = 5000, 3
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Every setting of a study, resolved against its data before any training."""
+
+    methods: dict[str, methods.TrainConfig]  # encoder name -> its method's config
+    analyses: dict[str, Any]  # analysis name -> its Config, for those that run
+    skipped: dict[str, str]  # analysis name -> why it does not run
+    views: str  # the view recipe of the methods that take views
+    encoder: str  # the network the methods build, unless set per method
 
 
-def resolve(cfg: StudyConfig) -> dict[str, methods.TrainConfig]:
-    """Check a config before any work; return each encoder's resolved method config."""
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> cuda when present, else cpu; anything else must exist here (one clear error otherwise)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise SslabError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SslabError(f"device {name!r} is not available: this torch ({torch.__version__}) sees no GPU; "
+                             f"use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise SslabError(f"device {name!r} does not exist: {torch.cuda.device_count()} GPU(s) here")
+    elif dev.type != "cpu":
+        try:
+            torch.empty(1, device=dev)
+        except Exception:  # noqa: BLE001 -- any backend failure means the same thing to the user
+            raise SslabError(f"device {name!r} is not available here; use --device cpu") from None
+    return dev
+
+
+def parse_overrides(items: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """("simclr.temperature=0.1", ...) -> {"simclr": {"temperature": "0.1"}}; names are checked."""
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        owner, dot, setting = key.strip().partition(".")
+        if not (sep and dot and setting):
+            raise SslabError(f"--set expects name.setting=value, got {item!r}")
+        if owner not in analyses.REGISTRY:
+            methods.parse_encoder(owner)  # a method or an encoder name such as simclr-2neg
+        out.setdefault(owner, {})[setting.strip()] = value.strip()
+    return out
+
+
+def check(cfg: StudyConfig) -> None:
+    """Everything that can be checked before reading any data: one clear error, before any work."""
     splits.check_fraction("train fraction", cfg.train_fraction)
-    splits.check_fraction("label fraction", cfg.label_fraction)
-    for f in cfg.label_fractions:
-        splits.check_fraction("label fraction", f)
-    if cfg.train_fraction == 1:
-        raise SslabError("train fraction must leave test images (use a value below 1)")
+    if not 0 <= cfg.val_fraction < 1:
+        raise SslabError(f"validation fraction must be in [0, 1), got {cfg.val_fraction}")
+    splits.protocol(cfg.protocol, label_fraction=cfg.label_fraction, n_labelled=cfg.n_labelled,
+                    holdout=cfg.holdout)
     if cfg.epochs is not None and cfg.epochs <= 0:
         raise SslabError(f"epochs must be a positive number, got {cfg.epochs}")
+    if cfg.n_images is not None and cfg.n_images < 20:
+        raise SslabError(f"--n-images must be at least 20, got {cfg.n_images}")
     if cfg.precision not in ("bf16", "fp32"):
         raise SslabError(f"precision must be bf16 or fp32, got {cfg.precision!r}")
     if not cfg.encoders:
@@ -90,57 +128,97 @@ def resolve(cfg: StudyConfig) -> dict[str, methods.TrainConfig]:
     for kind, names in (("encoder", cfg.encoders), ("analysis", cfg.analyses)):
         if len(set(names)) != len(names):
             raise SslabError(f"an {kind} is listed twice: {', '.join(names)}")
-    unknown = [a for a in cfg.analyses if a not in ANALYSES]
+    unknown = [a for a in cfg.analyses if a not in analyses.REGISTRY]
     if unknown:
-        raise SslabError(f"unknown analysis {unknown[0]!r}; choose from {', '.join(ANALYSES)}")
-    for what, latent in (("target", cfg.target), ("UMAP colour", cfg.umap_colour or cfg.target)):
-        if latent not in dsprites.LATENT_NAMES:
-            raise SslabError(f"unknown {what} {latent!r}; latents: {', '.join(dsprites.LATENT_NAMES)}")
-    per_method: dict[str, dict[str, Any]] = {}
-    for item in cfg.overrides:
-        key, sep, value = item.partition("=")
-        method, dot, setting = key.strip().partition(".")
-        if not (sep and dot and setting):
-            raise SslabError(f"--set expects method.setting=value, got {item!r}")
-        methods.parse_encoder(method)
-        per_method.setdefault(method, {})[setting.strip()] = value.strip()
-    resolved = {}
+        raise SslabError(f"unknown analysis {unknown[0]!r}; choose from {', '.join(analyses.NAMES)}")
     for name in cfg.encoders:
-        method, variant = methods.parse_encoder(name)
-        trained = methods.REGISTRY[method].Config.epochs > 0
-        epochs = QUICK_EPOCHS if cfg.quick else cfg.epochs
-        extra = {"epochs": epochs} if trained and epochs is not None else {}
-        resolved[name] = methods.make_config(
-            method, {**RECIPE.get(method, {}), **extra, **variant, **per_method.get(method, {}), **per_method.get(name, {})})
-    return resolved
+        methods.parse_encoder(name)
+    from sslab import nets
+
+    if cfg.encoder is not None and cfg.encoder not in nets.REGISTRY:
+        raise SslabError(f"unknown encoder {cfg.encoder!r}; encoders: {', '.join(nets.REGISTRY)}")
+    if cfg.views is not None and cfg.views not in views.REGISTRY:
+        raise SslabError(f"unknown view recipe {cfg.views!r}; recipes: {', '.join(views.REGISTRY)}")
+    settings = parse_overrides(cfg.overrides)
+    for name in cfg.analyses:
+        reason = getattr(analyses.REGISTRY[name], "requires", lambda: None)()
+        if reason:
+            raise SslabError(reason)
+        analyses.config(name, settings.get(name, {}))
+    for name in cfg.encoders:  # the user's own settings, checked alone (the data's defaults come later)
+        method = methods.parse_encoder(name)[0]
+        methods.make_config(method, {**settings.get(method, {}), **settings.get(name, {})})
+    resolve_device(cfg.device)
 
 
 def load_images(cfg: StudyConfig) -> Images:
-    images = dsprites.load(cfg.data) if cfg.data else dsprites.generate(QUICK_IMAGES if cfg.quick else cfg.n_images)
-    if cfg.quick and len(images) > QUICK_IMAGES:
-        keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(cfg.seed))[:QUICK_IMAGES]
-        images = images.subset(keep.sort().values)
-    if len(images) < 20:
-        raise SslabError(f"{len(images)} images are too few for a study")
+    """The study's images: the file at cfg.data, or dSprites generated from the grid; subsampled and
+    relabelled by cfg.target as asked."""
+    n = QUICK_IMAGES if cfg.quick and cfg.n_images is None else cfg.n_images
+    if cfg.data is None:
+        images = dsprites.generate(min(n or EMBEDDED_IMAGES, EMBEDDED_IMAGES) if cfg.quick else n or EMBEDDED_IMAGES)
+    else:
+        images = data.load(cfg.data, n_images=n, seed=cfg.split_seed, image_size=cfg.image_size)
+    if cfg.target is not None:
+        images = images.with_target(cfg.target)
+    if int(images.labelled.sum()) < 20:
+        raise SslabError(f"{int(images.labelled.sum())} labelled images are too few for a study")
     return images
 
 
+def plan(cfg: StudyConfig, images: Images, split: splits.Split) -> Plan:
+    """Resolve every encoder's method config and every analysis against the data (before training)."""
+    fmt = data.REGISTRY.get(images.format)
+    views_name = cfg.views or getattr(fmt, "VIEWS", "simclr")
+    encoder = cfg.encoder or getattr(fmt, "ENCODER", None) or ("convnet" if images.shape[1] <= 32 else "resnet18")
+    recipe = getattr(fmt, "METHODS", {})  # the data's own method settings (e.g. dSprites: temperature 0.1)
+    settings = parse_overrides(cfg.overrides)
+    resolved = {}
+    for name in cfg.encoders:
+        method, variant = methods.parse_encoder(name)
+        cls = methods.REGISTRY[method]
+        fields = {f.name for f in dataclasses.fields(cls.Config)}
+        values: dict[str, Any] = {k: v for k, v in (("encoder", encoder), ("views", views_name)) if k in fields}
+        values |= recipe.get(method, {})
+        epochs = QUICK_EPOCHS if cfg.quick else cfg.epochs
+        if cls.Config.epochs > 0 and epochs is not None:
+            values["epochs"] = epochs
+        values |= {**variant, **settings.get(method, {}), **settings.get(name, {})}
+        resolved[name] = methods.make_config(method, values)
+        if cls.uses_labels and len(split.classes) < 2:
+            raise SslabError(f"{name} learns from labels, but the main task has {len(split.classes)} class(es)")
+    run, skipped = {}, {}
+    for name in cfg.analyses:
+        reason = analyses.missing(name, images, split)
+        if reason:
+            skipped[name] = reason
+            continue
+        run[name] = analyses.config(name, settings.get(name, {}))
+        if hasattr(analyses.REGISTRY[name], "validate"):
+            analyses.REGISTRY[name].validate(run[name], images)
+    return Plan(resolved, run, skipped, views_name, encoder)
+
+
 def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the study and write results.json, figures and report.html into out_dir (must not exist)."""
+    """Run the study and write results.json, figures and report.html into out_dir (which must not exist)."""
     out_dir = Path(out_dir)
     if out_dir.exists():
         raise SslabError(f"run directory already exists: {out_dir}")
-    configs = resolve(cfg)
-    if "umap" in cfg.analyses:
-        _require_umap()  # fail before any training
+    check(cfg)
+    device = resolve_device(cfg.device)
     images = load_images(cfg)
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if cfg.device == "auto" else cfg.device)
+    proto = splits.protocol(cfg.protocol, label_fraction=cfg.label_fraction, n_labelled=cfg.n_labelled,
+                            holdout=cfg.holdout)
+    split = splits.make_split(images, proto, cfg.split_seed, cfg.train_fraction, cfg.val_fraction)
+    the_plan = plan(cfg, images, split)
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "encoders").mkdir(parents=True)
     try:
-        results = Study(cfg, configs, images, device, tmp, log).run()
+        (tmp / "encoders").mkdir(parents=True)
+    except OSError as e:
+        raise SslabError(f"cannot write the run folder {tmp}: {e.strerror}") from None
+    try:
+        results = Study(cfg, the_plan, images, split, proto, device, tmp, log).run()
         report.write(tmp)
         tmp.rename(out_dir)
     except BaseException:
@@ -149,44 +227,81 @@ def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = prin
     return results
 
 
-def _require_umap() -> None:
-    try:
-        import umap  # noqa: F401
-    except ImportError:
-        raise SslabError("the umap analysis needs umap-learn: pip install 'sslab[umap]', "
-                         "or leave it out with --analyses (see sslab run --help)") from None
-
-
 class Study:
-    """One run of the study. Each analysis is a method that reads the cached features and returns
-    its results; figures go into self.figures."""
+    """One run: the trained methods, their cached features, and what the analyses read from them."""
 
-    def __init__(self, cfg: StudyConfig, configs: dict[str, methods.TrainConfig], images: Images,
+    def __init__(self, cfg: StudyConfig, plan: Plan, images: Images, split: splits.Split, proto: splits.Protocol,
                  device: torch.device, out: Path, log: Callable[[str], None]):
-        self.cfg, self.configs, self.images, self.device, self.out, self.log = cfg, configs, images, device, out, log
-        self.y = images.labels(cfg.target)
-        self.train, self.test = splits.train_test(len(images), cfg.train_fraction, cfg.seed)
-        self.probe_idx = self.train[splits.label_fraction(self.y[self.train], cfg.label_fraction, cfg.seed)]
-        self.n_classes = images.n_classes(cfg.target)
+        self.cfg, self.plan, self.images, self.split, self.proto = cfg, plan, images, split, proto
+        self.device, self.out, self.log = device, out, log
         self.x = images.x.to(device)
-        self.h: dict[str, torch.Tensor] = {}  # encoder -> (N, D) frozen features of every image
-        self.pairs_h: dict[str, torch.Tensor] = {}  # encoder -> features of the generated invariance pairs
-        self.encoders: dict[str, dict[str, Any]] = {}  # encoder -> its main probe results
+        self.class_names = [images.class_names[c] for c in split.classes]  # the main task's classes
+        counts = torch.bincount(split.y[split.test], minlength=len(split.classes))
+        self.chance = float(counts.max()) / len(split.test)  # the majority class's share of the test images
+        parts = [split.labelled, split.val, split.test]
+        if split.transfer is not None:
+            parts += [split.transfer.train, split.transfer.test]
+        self.evaluated = torch.unique(torch.cat(parts))  # the images whose features the probes and analyses read
+        self._row = torch.full((len(images),), -1, dtype=torch.int64)
+        self._row[self.evaluated] = torch.arange(len(self.evaluated))
+        self.methods: dict[str, methods.Method] = {}  # encoder -> its trained method
+        self.h: dict[str, torch.Tensor] = {}  # encoder -> (len(evaluated), D) frozen features
+        self.results: dict[str, dict[str, Any]] = {}  # encoder -> its probes' results
         self.figures: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
+        self.step = "starting"
 
-    # --- training ---------------------------------------------------------------------------------
+    # --- what the analyses use ----------------------------------------------------------------------
 
-    def train_encoder(self, name: str, mcfg: methods.TrainConfig, idx: torch.Tensor, tag: str = "",
-                      latent: str | None = None) -> tuple[Any, list]:
-        """Build `name` and train it on the images at idx, with the labels of `latent` (default: the target),
+    def features(self, name: str, idx: torch.Tensor) -> torch.Tensor:
+        """Cached frozen features of encoder `name` for the images at idx (among the evaluated ones)."""
+        rows = self._row[idx]
+        if (rows < 0).any():
+            raise ValueError("features were cached for the labelled, validation and test images only")
+        return self.h[name][rows]
+
+    def encode(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """Features of other uint8 images (e.g. generated pairs) with trained encoder `name`."""
+        return extract(self.methods[name], x.to(self.device), self.cfg.precision)
+
+    def uses_labels(self, name: str) -> bool:
+        return methods.REGISTRY[methods.parse_encoder(name)[0]].uses_labels
+
+    def sort_keys(self) -> dict[str, tuple[torch.Tensor, tuple[str, ...]]]:
+        """Ways to group the images: each varying latent factor, then the class. name -> ((N,) labels, names)."""
+        keys = {}
+        f = self.images.factors
+        if f is not None:
+            for k, name in enumerate(f.names):
+                if f.sizes[k] > 1:
+                    keys[name] = (f.classes(name), f.level_names[k])
+        keys["class"] = (self.split.y, tuple(self.class_names))
+        return keys
+
+    def retrain_and_probe(self, name: str, idx: torch.Tensor, y: torch.Tensor, epoch_scale: float, tag: str) -> float:
+        """Train encoder `name` afresh on the images at idx with labels y (N,) (its recipe's epochs x
+        epoch_scale), fit a linear probe on their features, and return its accuracy on the test images."""
+        mcfg = self.plan.methods[name]
+        if mcfg.epochs:
+            mcfg = dataclasses.replace(mcfg, epochs=max(1, round(mcfg.epochs * epoch_scale)))
+        method, _ = self.train_encoder(name, mcfg, idx, y, tag)
+        test = self.split.test
+        h_fit = extract(method, self.x, self.cfg.precision, idx=idx.to(self.device))
+        h_test = extract(method, self.x, self.cfg.precision, idx=test.to(self.device))
+        return LinearProbe(C=self.cfg.probe_C).fit(h_fit, y[idx]).score(h_test, y[test])
+
+    # --- training -------------------------------------------------------------------------------------
+
+    def train_encoder(self, name: str, mcfg: methods.TrainConfig, idx: torch.Tensor, y: torch.Tensor,
+                      tag: str = "") -> tuple[methods.Method, list]:
+        """Build `name` and train it on the images at idx (labels y (N,), read by label-using methods only),
         starting from the study's seed."""
-        latent = latent or self.cfg.target
         torch.manual_seed(self.cfg.seed)  # each encoder starts from the same seed, whichever others ran
         gen = torch.Generator(self.device).manual_seed(self.cfg.seed)
-        n_classes = self.images.n_classes(latent)
-        method = methods.create(name, mcfg, tuple(self.images.x.shape[1:]), n_classes).to(self.device)
+        n_classes = max(2, int(y.max()) + 1)  # the task's classes, whichever the training images hold
+        method = methods.create(name, mcfg, self.images.shape, n_classes).to(self.device)
         label = f"{name}{tag}"
+        self.step = f"training {label}"
         if mcfg.epochs:
             self.log(f"[{label}] training {mcfg.epochs} epochs on {len(idx)} images")
 
@@ -195,69 +310,79 @@ class Study:
             if not tag or epoch == epochs:  # retraining runs log their last epoch only
                 self.log(f"  {label} epoch {epoch}/{epochs}  {logs}  ({rec['seconds']:.0f} s)")
 
-        idx_dev = idx.to(self.device)
-        y = self.images.labels(latent)[idx].to(self.device)
-        history = fit(method, self.x[idx_dev], y, gen, self.cfg.precision, progress)
+        history = fit(method, self.x, y.to(self.device), gen, self.cfg.precision, progress, idx=idx.to(self.device))
         return method, history
 
-    def encode(self, method: Any, x: torch.Tensor) -> torch.Tensor:
-        return extract(method, x.to(self.device), self.cfg.precision)
-
-    # --- the study --------------------------------------------------------------------------------
+    # --- the study ------------------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        cfg, images, start = self.cfg, self.images, time.perf_counter()
-        self.log(f"data: {len(images)} images {tuple(images.x.shape[1:])} ({cfg.data or 'embedded dSprites subset'}); "
-                 f"{len(self.train)} train / {len(self.test)} test; target {cfg.target!r} ({self.n_classes} classes); "
-                 f"device {self.device}; analyses: {', '.join(cfg.analyses) or 'probes only'}")
-        pairs = self.invariance_pairs() if "factors" in cfg.analyses else None
-        encoders = self.encoders
-        histories, confusions, recon = {}, {}, None
-        shown = self.test[analysis.sorted_sample(self.y[self.test], 8, cfg.seed)]  # test images drawn in figures
-        for name, mcfg in self.configs.items():
+        try:
+            return self._run()
+        except torch.OutOfMemoryError:
+            raise SslabError(f"out of memory while {self.step} on {self.device}: use a smaller batch "
+                             f"(--set METHOD.batch_size=...), fewer images (--n-images) or smaller ones "
+                             f"(--image-size)") from None
+        except (RuntimeError, FloatingPointError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise SslabError(f"while {self.step}: {first}") from e
+
+    def _run(self) -> dict[str, Any]:
+        cfg, images, split, start = self.cfg, self.images, self.split, time.perf_counter()
+        sizes = split.sizes()
+        self.log(f"data: {len(images)} images {images.shape} from {images.source} ({images.format}); "
+                 f"{len(self.class_names)} classes; " + ", ".join(f"{k} {v}" for k, v in sizes.items())
+                 + f"; device {self.device}")
+        for note in split.notes:
+            self.log(f"  {note}")
+        for name, reason in self.plan.skipped.items():
+            self.log(f"  analysis {name} skipped: {reason}")
+        histories, confusions, recon = {}, {}, {}
+        shown = split.test[_spread(split.y[split.test], 8, cfg.seed)]  # test images drawn in figures
+        for name, mcfg in self.plan.methods.items():
             t0 = time.perf_counter()
-            method, histories[name] = self.train_encoder(name, mcfg, self.train)
+            labelled = self.uses_labels(name)
+            idx = split.labelled if labelled else split.pretrain
+            method, histories[name] = self.train_encoder(name, mcfg, idx, split.y)
             t_train = time.perf_counter() - t0
-            self.h[name] = h = self.encode(method, self.x)  # every image encoded once, then cached
-            if pairs is not None:
-                self.pairs_h[name] = self.encode(method, pairs)
-            probe = LinearProbe(C=cfg.probe_C).fit(h[self.probe_idx], self.y[self.probe_idx])
-            knn = KNNProbe().fit(h[self.probe_idx], self.y[self.probe_idx])
-            confusions[name] = probe.confusion(h[self.test], self.y[self.test])
-            encoders[name] = {
-                "method": method.name,
-                "train_accuracy": probe.score(h[self.probe_idx], self.y[self.probe_idx]),
-                "test_accuracy": probe.score(h[self.test], self.y[self.test]),
-                "knn_accuracy": knn.score(h[self.test], self.y[self.test]),
-                "feature_dim": h.shape[1],
-                "train_seconds": round(t_train, 2),
-                "seconds": round(time.perf_counter() - t0, 2),
-            }
+            self.methods[name] = method
+            self.step = f"encoding images with {name}"
+            self.h[name] = h = extract(method, self.x, cfg.precision, idx=self.evaluated.to(self.device))
+            self.step = f"probing {name}"
+            self.results[name] = self.probe(name, h)
+            self.results[name] |= {"method": method.name, "trained_on": len(idx),
+                                   "train_seconds": round(t_train, 2), "seconds": round(time.perf_counter() - t0, 2)}
+            confusions[name] = self.results[name].pop("confusion")
             if hasattr(method, "reconstruct"):
                 with torch.no_grad():
                     x_show = self.x[shown.to(self.device)]
-                    recon = (x_show.cpu(), method.reconstruct(to_float(x_show)).cpu())
+                    recon[name] = method.reconstruct(x_show.float().div(255)).float().cpu()
             state = {k: v.detach().cpu().contiguous() for k, v in method.state_dict().items()}
             if state:
                 save_file(state, str(self.out / "encoders" / f"{name}.safetensors"))
-            e = encoders[name]
-            self.log(f"[{name}] linear probe: train {e['train_accuracy']:.2%}  test {e['test_accuracy']:.2%}  "
-                     f"kNN test {e['knn_accuracy']:.2%}  ({e['seconds']:.0f} s)")
+            r = self.results[name]
+            self.log(f"[{name}] linear probe: train {r['train_accuracy']:.2%}  val {_pct(r['val_accuracy'])}  "
+                     f"test {r['test_accuracy']:.2%}  kNN test {r['knn_accuracy']:.2%}  ({r['seconds']:.0f} s)"
+                     + "".join(f"\n  warning: {w}" for w in r["warnings"]))
         self.timings["encoders"] = round(time.perf_counter() - start, 1)
 
         results: dict[str, Any] = {
-            "encoders": encoders, "chance": 1 / self.n_classes, "target": cfg.target,
-            "n_train": len(self.train), "n_probe": len(self.probe_idx), "n_test": len(self.test),
-            "histories": histories, "confusion": {k: v.tolist() for k, v in confusions.items()},
+            "study": cfg.name, "data": self.describe_data(), "split": sizes | {"notes": list(split.notes)},
+            "protocol": dataclasses.asdict(self.proto), "classes": self.class_names,
+            "target": cfg.target or "class", "chance": self.chance,
+            "chance_note": "the majority class's share of the test images",
+            "n_train": len(split.pretrain), "n_probe": len(split.labelled), "n_val": len(split.val),
+            "n_test": len(split.test), "encoders": self.results, "histories": histories,
+            "confusion": {k: v.tolist() for k, v in confusions.items()}, "skipped": dict(self.plan.skipped),
         }
-        for key in ANALYSES:
-            if key in cfg.analyses:
-                t0 = time.perf_counter()
-                self.log(f"analysis: {key}")
-                results[key] = getattr(self, f"analyse_{key}")()
-                self.timings[key] = round(time.perf_counter() - t0, 1)
-                self.log(f"analysis: {key} done ({self.timings[key]:.0f} s)")
+        for key, acfg in self.plan.analyses.items():
+            t0 = time.perf_counter()
+            self.step = f"running the {key} analysis"
+            self.log(f"analysis: {key}")
+            results[key] = analyses.REGISTRY[key].run(self, acfg)
+            self.timings[key] = round(time.perf_counter() - t0, 1)
+            self.log(f"analysis: {key} done ({self.timings[key]:.0f} s)")
 
+        self.step = "drawing the figures"
         self.pictures(histories, confusions, shown, recon)
         for key, fig in self.figures.items():
             plots.save(fig, self.out / f"{key}.png")
@@ -265,185 +390,88 @@ class Study:
             "figures": {k: f"{k}.png" for k in self.figures},
             "timings": self.timings,
             "seconds": round(time.perf_counter() - start, 1),
-            "config": dataclasses.asdict(cfg) | {"methods": {k: dataclasses.asdict(v) for k, v in self.configs.items()}},
+            "config": dataclasses.asdict(self.cfg) | {
+                "methods": {k: dataclasses.asdict(v) for k, v in self.plan.methods.items()},
+                "analysis_settings": {k: dataclasses.asdict(v) for k, v in self.plan.analyses.items()},
+                "views": self.plan.views, "default_encoder": self.plan.encoder},
             "environment": {"sslab": __version__, "torch": torch.__version__, "python": platform.python_version(),
                             "device": str(self.device), "threads": torch.get_num_threads(), "argv": sys.argv},
         }
         (self.out / "results.json").write_text(json.dumps(results, indent=2, default=str))
         return results
 
+    def probe(self, name: str, h: torch.Tensor) -> dict[str, Any]:
+        """Linear and kNN probes fitted on the labelled images' features; accuracy on train, val and test."""
+        split, rows = self.split, self._row
+        h_fit, y_fit = h[rows[split.labelled]], split.y[split.labelled]
+        h_val, h_test = h[rows[split.val]], h[rows[split.test]]
+        y_val, y_test = split.y[split.val], split.y[split.test]
+        linear = LinearProbe(C=self.cfg.probe_C).fit(h_fit, y_fit)
+        knn = KNNProbe().fit(h_fit, y_fit)
+        warnings = []
+        if not linear.converged_:
+            warnings.append(f"the linear probe stopped at its {linear.max_iter}-iteration cap before converging")
+        if len(linear.classes_) < 2:
+            warnings.append("the probe saw a single class: its accuracy means nothing")
+        if _collapsed(h_test):
+            warnings.append("collapsed: every test image has the same features")
+        return {
+            "train_accuracy": linear.score(h_fit, y_fit),
+            "val_accuracy": linear.score(h_val, y_val) if len(split.val) else None,
+            "test_accuracy": linear.score(h_test, y_test),
+            "knn_accuracy": knn.score(h_test, y_test),
+            "knn_val_accuracy": knn.score(h_val, y_val) if len(split.val) else None,
+            "feature_dim": h.shape[1], "probe_iterations": linear.n_iter_, "warnings": warnings,
+            "confusion": linear.confusion(h_test, y_test),
+        }
+
+    def describe_data(self) -> dict[str, Any]:
+        """What results.json records of the data: where it came from and what it holds."""
+        im = self.images
+        out = {"source": im.source, "format": im.format, "image_shape": list(im.shape), "n_images": len(im),
+               "splits": {k: len(v) for k, v in im.splits.items()} or {"all": len(im)},
+               "class_names": list(im.class_names),
+               "class_counts": dict(zip(im.class_names, im.class_counts())),
+               "unlabelled": int((~im.labelled).sum())}
+        if im.factors is not None:
+            out["factors"] = {n: s for n, s in zip(im.factors.names, im.factors.sizes)}
+        return out
+
     def pictures(self, histories, confusions, shown, recon) -> None:
         """The figures every study draws: data gallery, views, training curves, confusions, reconstructions."""
-        images, cfg = self.images, self.cfg
-        pick = self.train[torch.randperm(len(self.train), generator=torch.Generator().manual_seed(cfg.seed))[:16]]
-        captions, centres = dsprites.describe(images.latents[pick])
-        self.figures["gallery"] = plots.gallery(images.x[pick], captions, centres)
-        views = next((c.views for c in self.configs.values() if hasattr(c, "views")), AffineRecipe())  # the study's own
-        self.figures["augmented_pairs"] = plots.augmented_pairs(images.x[shown], views, cfg.seed)
+        images, cfg, split = self.images, self.cfg, self.split
+        g = torch.Generator().manual_seed(cfg.seed)
+        pick = split.train[torch.randperm(len(split.train), generator=g)[:16]].sort().values
+        if images.factors is not None and images.factors.describe is not None:
+            captions, points = images.factors.describe(images.factors.values[pick])
+        else:
+            captions, points = [images.class_names[c] if c >= 0 else "unlabelled" for c in images.y[pick].tolist()], None
+        self.figures["gallery"] = plots.gallery(images.x[pick], captions, points)
+        recipe = views.build(self.plan.views)
+        self.figures["augmented_pairs"] = plots.augmented_pairs(images.x[shown], recipe, cfg.seed)
         if any(histories.values()):
             self.figures["loss_curves"] = plots.loss_curves({k: v for k, v in histories.items() if v})
-        self.figures["confusion"] = plots.confusions(confusions, self.class_names(cfg.target))
-        if recon is not None:
-            self.figures["vae_reconstructions"] = plots.reconstructions(*recon)
+        self.figures["confusion"] = plots.confusions(confusions, self.class_names)
+        if recon:
+            self.figures["reconstructions"] = plots.reconstructions(images.x[shown], recon)
 
-    def class_names(self, latent: str) -> list[str]:
-        if latent == "shape":
-            return list(dsprites.SHAPE_NAMES)
-        return [str(i) for i in range(self.images.n_classes(latent))]
 
-    # --- what do the encoders keep? ---------------------------------------------------------------
+def _spread(y: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """n positions into y, classes taken in turn, so a figure shows every class it can."""
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(y), generator=g)
+    rank = torch.zeros(len(y), dtype=torch.int64)
+    for c in torch.unique(y):
+        mine = order[y[order] == c]
+        rank[mine] = torch.arange(len(mine))
+    return order[torch.argsort(rank[order] * (int(y.max()) + 2) + y[order], stable=True)][:n]
 
-    def analyse_similarity(self) -> dict[str, Any]:
-        """RSM grid (encoder x latent), RSM-value histograms, and linear CKA between encoders, on test images."""
-        cfg, test = self.cfg, self.test
-        latents = [self.images.latent_names[i] for i in self.varying_factors()]
-        # The same random test images in every panel, ordered by each latent in turn.
-        samples = {lat: test[analysis.sorted_sample(self.images.labels(lat)[test], cfg.rsm_images, cfg.seed)]
-                   for lat in latents}
-        grid: dict[str, dict[str, Any]] = {}
-        hists, summary = {}, {}
-        for name, h in self.h.items():
-            grid[name] = {lat: (analysis.rsm(h[idx], size=cfg.rsm_pixels).numpy(), self.images.labels(lat)[idx].numpy())
-                          for lat, idx in samples.items()}
-            counts, edges = analysis.rsm_histogram(h[test])
-            hists[name] = (counts, edges)
-            centres = (edges[1:] + edges[:-1]) / 2  # mean and spread from the 100 bins: within 0.01 of exact
-            mean = float((counts * centres).sum() / counts.sum())
-            summary[name] = {"mean": mean, "std": float(((counts * (centres - mean) ** 2).sum() / counts.sum()).sqrt())}
-        names = list(self.h)
-        cka = analysis.cka_matrix({k: self.h[k][test] for k in names})
-        self.figures["rsm"] = plots.rsm_grid(grid, {lat: self.class_names(lat) for lat in self.images.latent_names})
-        self.figures["rsm_histograms"] = plots.rsm_histograms(hists)
-        self.figures["cka"] = plots.matrix(cka.numpy(), names, names, "Linear CKA between encoders (test images)",
-                                           "linear CKA", 0, 1)
-        return {"rsm_values": summary, "cka": {"encoders": names, "matrix": cka.tolist()}}
 
-    def invariance_pairs(self) -> torch.Tensor:
-        """Generated image pairs for the invariance score: for each factor, pairs differing in it alone,
-        then pairs differing in every factor: (2 x n_pairs x (factors + 1), C, H, W) uint8, in that order."""
-        g = torch.Generator().manual_seed(self.cfg.seed)
-        n = self.cfg.invariance_pairs
-        lats = []
-        for f in [*self.varying_factors(), None]:
-            a, b = analysis.factor_pairs(self.images.latent_sizes, f, n, g)
-            lats += [a, b]
-        return dsprites.render(torch.cat(lats))
+def _collapsed(h: torch.Tensor) -> bool:
+    """True when the features hardly vary between images: all of them sit at one point."""
+    spread = h.float().std(0).norm()
+    return bool(spread <= 1e-4 * (h.float().mean(0).norm() + spread) or spread < 1e-8)
 
-    def varying_factors(self) -> list[int]:
-        return [i for i, s in enumerate(self.images.latent_sizes) if s > 1]
 
-    def analyse_factors(self) -> dict[str, Any]:
-        """The factor profile: per-latent linear read-out accuracy and invariance, encoders x factors."""
-        cfg, images = self.cfg, self.images
-        factors = [images.latent_names[i] for i in self.varying_factors()]
-        g = torch.Generator().manual_seed(cfg.seed)
-        fit_idx = self.train[torch.randperm(len(self.train), generator=g)[: cfg.factor_images]]
-        ys = {lat: analysis.binned(images.labels(lat), images.n_classes(lat), cfg.factor_bins) for lat in factors}
-        chance = {lat: 1 / min(images.n_classes(lat), cfg.factor_bins) for lat in factors}
-        n_pairs, accuracy, invariance = cfg.invariance_pairs, {}, {}
-        for name, h in self.h.items():
-            accuracy[name], invariance[name] = {}, {}
-            hp = self.pairs_h[name].view(len(factors) + 1, 2, n_pairs, -1)  # (factor or all, a/b, pair, D)
-            for k, lat in enumerate(factors):
-                y = ys[lat]
-                probe = LinearProbe(C=cfg.probe_C, max_iter=cfg.factor_max_iter).fit(h[fit_idx], y[fit_idx])
-                accuracy[name][lat] = probe.score(h[self.test], y[self.test])
-                invariance[name][lat] = analysis.invariance(hp[k, 0], hp[k, 1], hp[-1, 0], hp[-1, 1])
-            self.log(f"  {name}: read-out " + "  ".join(f"{lat} {accuracy[name][lat]:.0%}" for lat in factors)
-                     + " | invariance " + "  ".join(f"{lat} {invariance[name][lat]:.2f}" for lat in factors))
-        names = list(self.h)
-        self.figures["factor_profile"] = plots.factor_profile(
-            names, factors, [[accuracy[n][f] for f in factors] for n in names], [chance[f] for f in factors],
-            [[invariance[n][f] for f in factors] for n in names])
-        return {"factors": factors, "bins": cfg.factor_bins, "chance": chance, "n_fit": len(fit_idx),
-                "max_iter": cfg.factor_max_iter,
-                "n_pairs": n_pairs, "accuracy": accuracy, "invariance": invariance}
-
-    def analyse_umap(self) -> dict[str, Any]:
-        """UMAP (cosine) of each encoder's test features, capped per class of the colouring latent."""
-        cfg = self.cfg
-        latent = cfg.umap_colour or cfg.target
-        labels = self.images.labels(latent)[self.test]
-        pos = splits.per_class(labels, cfg.umap_per_class, cfg.seed)
-        coords = {}
-        for name, h in self.h.items():
-            t0 = time.perf_counter()
-            coords[name] = analysis.umap_2d(h[self.test[pos]], cfg.seed).numpy()
-            self.log(f"  {name}: UMAP of {len(pos)} test images ({time.perf_counter() - t0:.0f} s)")
-        self.figures["umap"] = plots.scatter_grid(coords, labels[pos].numpy(), self.class_names(latent), latent)
-        return {"colour": latent, "n_images": len(pos)}
-
-    # --- how many labels do they need? ------------------------------------------------------------
-
-    def analyse_labels(self) -> dict[str, Any]:
-        """Label-fraction and images-per-class curves: a probe per labelled subset; encoders that learn
-        from labels are retrained end to end on each subset, with epochs scaled up as it shrinks."""
-        cfg, y_train = self.cfg, self.y[self.train]
-        subsets = {
-            "label_fraction": {f: splits.label_fraction(y_train, f, cfg.seed) for f in sorted(cfg.label_fractions)},
-            "images_per_class": {n: splits.per_class(y_train, n, cfg.seed) for n in sorted(cfg.images_per_class)},
-        }
-        retrained = [n for n in self.configs if methods.REGISTRY[methods.parse_encoder(n)[0]].uses_labels]
-        out: dict[str, Any] = {"retrained": retrained}
-        for kind, subs in subsets.items():
-            out[kind] = {}
-            for name, h in self.h.items():
-                # The main probe already saw every training label: reuse it (it is the slowest probe on pixels).
-                known = {k: self.encoders[name]["test_accuracy"] for k, p in subs.items()
-                         if len(p) == len(y_train) and cfg.label_fraction == 1}
-                rest = {k: p for k, p in subs.items() if k not in known}
-                if name in retrained:
-                    known |= {k: self.retrained_accuracy(name, p) for k, p in rest.items()}
-                else:
-                    known |= label_curve(h[self.train], y_train, rest, h[self.test], self.y[self.test],
-                                         probe=lambda: LinearProbe(C=cfg.probe_C))
-                out[kind][name] = {k: known[k] for k in subs}
-            self.log(f"  {kind}: " + "; ".join(f"{n} " + " ".join(f"{v:.0%}" for v in c.values())
-                                               for n, c in out[kind].items()))
-        chance = 1 / self.n_classes
-        self.figures["label_fraction"] = plots.curves(out["label_fraction"], "fraction of labelled training images",
-                                                      chance, tuple(retrained))
-        self.figures["images_per_class"] = plots.curves(out["images_per_class"], "labelled training images per class",
-                                                        chance, tuple(retrained))
-        out["sizes"] = {kind: {k: len(p) for k, p in subs.items()} for kind, subs in subsets.items()}
-        return out
-
-    def retrained_accuracy(self, name: str, pos: torch.Tensor) -> float:
-        """Test accuracy of encoder `name` retrained end to end on the training images at positions pos,
-        epochs scaled by min(all / labelled, max_epoch_scale), then probed with the same labels."""
-        cfg, idx = self.cfg, self.train[pos]
-        if len(pos) == len(self.train):  # all labels: the encoder trained on them already
-            h = self.h[name]
-            return LinearProbe(C=cfg.probe_C).fit(h[idx], self.y[idx]).score(h[self.test], self.y[self.test])
-        scale = min(len(self.train) / len(pos), cfg.max_epoch_scale)
-        return self.retrain_and_probe(name, scale, idx, cfg.target, f" on {len(pos)} labels")
-
-    def retrain_and_probe(self, name: str, epoch_scale: float, idx: torch.Tensor, latent: str, tag: str) -> float:
-        """Train encoder `name` afresh on the images at idx (its recipe's epochs x epoch_scale), fit a linear
-        probe for `latent` on their features, and return its accuracy on the test images."""
-        mcfg = self.configs[name]
-        if mcfg.epochs:
-            mcfg = dataclasses.replace(mcfg, epochs=max(1, round(mcfg.epochs * epoch_scale)))
-        method, _ = self.train_encoder(name, mcfg, idx, tag=tag, latent=latent)
-        y = self.images.labels(latent)
-        h_fit, h_test = self.encode(method, self.x[idx]), self.encode(method, self.x[self.test])
-        return LinearProbe(C=self.cfg.probe_C).fit(h_fit, y[idx]).score(h_test, y[self.test])
-
-    # --- do they survive bias? --------------------------------------------------------------------
-
-    def analyse_bias(self) -> dict[str, Any]:
-        """The tutorial's Section 7: train every encoder (and its probe) on a set where shape predicts posX,
-        and on a size-matched unbiased control; test both on the same unbiased test set."""
-        images, cfg = self.images, self.cfg
-        biased = splits.shape_posx_biased(images, self.train)
-        control = splits.matched_control(images, self.train, biased, cfg.seed)
-        out: dict[str, Any] = {"n_biased": len(biased), "n_control": len(control), "epoch_scale": cfg.bias_epoch_scale,
-                               "bands": splits.SHAPE_POSX_BANDS, "encoders": {}}
-        for name in self.configs:
-            out["encoders"][name] = r = {
-                kind: self.retrain_and_probe(name, cfg.bias_epoch_scale, idx, "shape", f" on the {kind} set")
-                for kind, idx in (("biased", biased), ("control", control))}
-            self.log(f"  {name}: unbiased test accuracy after the biased set {r['biased']:.2%}, "
-                     f"after the control set {r['control']:.2%}")
-        self.figures["bias"] = plots.bias_bars(out["encoders"], 1 / images.n_classes("shape"))
-        return out
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2%}"

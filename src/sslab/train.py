@@ -10,7 +10,11 @@ from contextlib import nullcontext
 import torch
 
 from sslab.augment import to_float
+from sslab.errors import SslabError
 from sslab.methods import Method
+
+
+PREPARE_IMAGES = 20_000  # at most this many training images are handed to Method.prepare
 
 
 def lr_schedule(cfg, steps_per_epoch: int) -> torch.Tensor:
@@ -36,32 +40,43 @@ def fit(
     generator: torch.Generator,
     precision: str = "bf16",
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
+    idx: torch.Tensor | None = None,
 ) -> list[dict[str, float]]:
     """Train `method` on uint8 images x (N, C, H, W) with labels y (N,), both on the method's device.
 
+    idx: train on the images at these indices only (default: all), without copying them out of x.
     One step: lr from the schedule -> method.loss(batch) -> backward -> AdamW step -> after_step.
     Returns one record per epoch: the mean of each logged value, plus `seconds`.
     `progress(epoch, epochs, record)` is called after each epoch.
     """
     cfg = method.cfg
-    method.prepare(x, generator)
+    device = x.device
+    idx = torch.arange(len(x), device=device) if idx is None else idx.to(device)
+    if len(idx) > PREPARE_IMAGES:  # prepare() sees a fixed sample, not a copy of a huge training set
+        pick = torch.randperm(len(idx), generator=torch.Generator().manual_seed(0))[:PREPARE_IMAGES]
+        method.prepare(x[idx[pick.sort().values.to(device)]], generator)
+    else:
+        method.prepare(x[idx], generator)
     if cfg.epochs == 0 or not any(p.requires_grad for p in method.parameters()):
         return []
-    device = x.device
-    n_steps = max(1, len(x) // cfg.batch_size)  # drop the last partial batch: BatchNorm needs full ones
+    n = len(idx)
+    if n < 2:
+        raise SslabError(f"{method.name}: {n} training image(s); BatchNorm needs at least 2 per batch")
+    # Drop the last partial batch (BatchNorm wants full ones); fewer images than a batch make one step.
+    n_steps = max(1, n // cfg.batch_size)
     lrs = lr_schedule(cfg, n_steps)
     opt = torch.optim.AdamW(method.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     history, step, start = [], 0, time.perf_counter()
     method.train()
     for epoch in range(cfg.epochs):
-        perm = torch.randperm(len(x), generator=generator, device=generator.device).to(device)
+        perm = idx[torch.randperm(n, generator=generator, device=generator.device).to(device)]
         sums: dict[str, float] = {}
         for i in range(n_steps):
-            idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+            batch = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
             for group in opt.param_groups:
                 group["lr"] = lrs[step].item()
             with autocast(device, precision):
-                loss, logs = method.loss(x[idx], y[idx], generator)
+                loss, logs = method.loss(x[batch], y[batch], generator)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{method.name}: loss became {loss.item()} at epoch {epoch + 1}")
             opt.zero_grad(set_to_none=True)
@@ -80,11 +95,14 @@ def fit(
 
 
 @torch.no_grad()
-def extract(method: Method, x: torch.Tensor, precision: str = "bf16", batch_size: int = 2000) -> torch.Tensor:
-    """Frozen features of uint8 images x (N, C, H, W): (N, D) float32 on the CPU, in eval mode."""
+def extract(method: Method, x: torch.Tensor, precision: str = "bf16", batch_size: int = 2000,
+            idx: torch.Tensor | None = None) -> torch.Tensor:
+    """Frozen features of uint8 images x (N, C, H, W), or of those at idx: (N, D) float32 on the CPU, in eval mode."""
     method.eval()
+    n = len(x) if idx is None else len(idx)
     out = []
-    for i in range(0, len(x), batch_size):
+    for i in range(0, n, batch_size):
+        batch = x[i : i + batch_size] if idx is None else x[idx[i : i + batch_size]]
         with autocast(x.device, precision):
-            out.append(method.features(to_float(x[i : i + batch_size])).float().cpu())
-    return torch.cat(out)
+            out.append(method.features(to_float(batch)).float().cpu())
+    return torch.cat(out) if out else torch.zeros(0, 0)

@@ -1,0 +1,64 @@
+"""The analysis registry: one module per analysis, registered under its file name (= its CLI name).
+
+An analysis works on a finished study's cached features (and may train again, e.g. `labels`). A module has
+  QUESTION   the report section it answers ("What do the encoders keep?");
+  ORDER      where it runs and appears (lower first);
+  NEEDS      what the data must offer: "factors" (latent factors), "renderer" (images drawn from
+             factor values), "holdout" (classes held out for transfer), "shape+posX" style factor names;
+  Config     a frozen dataclass of its settings (`--set similarity.rsm_images=500`);
+  FIGURES    {figure key: caption} for the report;
+  run(study, cfg) -> dict   its results (JSON-able); figures go into study.figures;
+  table(results) -> str     optional HTML shown above its first figure in the report;
+  requires() -> str | None  optional: a reason it cannot run here (e.g. a missing package), checked before training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+from types import ModuleType
+from typing import Any
+
+REGISTRY: dict[str, ModuleType] = dict(sorted(
+    ((m.name, importlib.import_module(f"{__name__}.{m.name}")) for m in pkgutil.iter_modules(__path__)
+     if not m.name.startswith("_")),
+    key=lambda item: item[1].ORDER))
+NAMES = tuple(REGISTRY)
+
+_REASONS = {
+    "factors": "the data has no latent factors (generated data such as dSprites has them)",
+    "renderer": "the data has no renderer to draw images that differ in one factor (dSprites has one)",
+    "holdout": "no classes are held out (use --protocol lab, or --holdout, with 3 or more classes)",
+}
+
+
+def missing(name: str, images: Any, split: Any) -> str | None:
+    """Why analysis `name` cannot run on this data, or None when it can."""
+    for need in REGISTRY[name].NEEDS:
+        if need == "factors" and images.factors is None or \
+           need == "renderer" and (images.factors is None or images.factors.render is None) or \
+           need == "holdout" and split.transfer is None:
+            return _REASONS[need]
+        if "+" in need:  # named factors, e.g. "shape+posX"
+            names = need.split("+")
+            have = () if images.factors is None else images.factors.names
+            if not set(names) <= set(have):
+                return f"the data has no latent factors {' and '.join(names)} (dSprites has them)"
+    return None
+
+
+def config(name: str, overrides: dict[str, Any]) -> Any:
+    """The analysis's Config with overrides applied (types coerced as for methods)."""
+    from sslab.methods import coerce  # the same coercion rules as method settings
+    import typing
+
+    cls = REGISTRY[name].Config
+    fields = {f.name for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    from sslab.errors import SslabError
+
+    for key in overrides:
+        if key not in fields:
+            raise SslabError(f"analysis {name} has no setting {key!r}; settings: {', '.join(sorted(fields)) or 'none'}")
+    return cls(**{k: coerce(f"{name}.{k}", v, hints[k]) for k, v in overrides.items()})

@@ -1,0 +1,89 @@
+"""The factor profile: how well each latent factor can be read out of the features, and how little the
+features change when that factor alone changes (generated pairs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from sslab import analysis, plots
+from sslab.probes import LinearProbe
+
+QUESTION = "What do the encoders keep?"
+ORDER = 10
+NEEDS = ("factors", "renderer")
+
+
+@dataclass(frozen=True)
+class Config:
+    bins: int = 8  # factors with more values are read out in this many equal bins of neighbouring values
+    images: int = 4000  # labelled training images for each factor's read-out probe
+    max_iter: int = 100  # L-BFGS iterations of a read-out probe (pixels, orientation: 2.4 s vs 5.3 s at 500)
+    pairs: int = 500  # generated image pairs per factor for the invariance score
+
+
+FIGURES = {"factor_profile": "Left: test accuracy of a linear probe reading each latent factor out of the frozen "
+                             "features (compare with the chance level under the factor); right: invariance, 1 when "
+                             "changing only that factor leaves the features unchanged and 0 when it moves them (in "
+                             "cosine distance) as far as changing every factor does."}
+
+
+def run(s, cfg: Config) -> dict[str, Any]:
+    f = s.images.factors
+    varying = [k for k, size in enumerate(f.sizes) if size > 1]
+    names = [f.names[k] for k in varying]
+    g = torch.Generator().manual_seed(s.cfg.seed)
+    fit_idx = s.split.labelled[torch.randperm(len(s.split.labelled), generator=g)[: cfg.images]]
+    test = s.split.test
+    ys = {lat: analysis.binned(f.classes(lat), f.size(lat), cfg.bins) for lat in names}
+    # Chance of a binned read-out: the majority bin's share of the test images.
+    chance = {lat: float(torch.bincount(ys[lat][test]).max()) / len(test) for lat in names}
+    # For each factor, pairs differing in it alone; then pairs differing in every factor: rendered once.
+    pairs = []
+    for k in [*varying, None]:
+        a, b = analysis.factor_pairs(f.sizes, k, cfg.pairs, g)
+        pairs += [a, b]
+    x_pairs = f.render(f.values_of(torch.cat(pairs)))
+    accuracy, invariance, collapsed = {}, {}, []
+    for name in s.h:
+        h = s.features(name, torch.cat([fit_idx, test]))
+        h_fit, h_test = h[: len(fit_idx)], h[len(fit_idx):]
+        hp = s.encode(name, x_pairs).view(len(names) + 1, 2, cfg.pairs, -1)  # (factor or all, a/b, pair, D)
+        accuracy[name], invariance[name] = {}, {}
+        for k, lat in enumerate(names):
+            probe = LinearProbe(C=s.cfg.probe_C, max_iter=cfg.max_iter).fit(h_fit, ys[lat][fit_idx])
+            accuracy[name][lat] = probe.score(h_test, ys[lat][test])
+            invariance[name][lat] = analysis.invariance(hp[k, 0], hp[k, 1], hp[-1, 0], hp[-1, 1])
+        if all(v != v for v in invariance[name].values()):  # NaN: the features did not move at all
+            collapsed.append(name)
+        s.log(f"  {name}: read-out " + "  ".join(f"{lat} {accuracy[name][lat]:.0%}" for lat in names)
+              + " | invariance " + "  ".join(f"{lat} {invariance[name][lat]:.2f}" for lat in names))
+    encoders = list(s.h)
+    s.figures["factor_profile"] = plots.factor_profile(
+        encoders, names, [[accuracy[n][lat] for lat in names] for n in encoders], [chance[lat] for lat in names],
+        [[invariance[n][lat] for lat in names] for n in encoders])
+    return {"factors": names, "bins": cfg.bins, "chance": chance, "n_fit": len(fit_idx), "max_iter": cfg.max_iter,
+            "n_pairs": cfg.pairs, "accuracy": accuracy, "invariance": invariance, "collapsed": collapsed}
+
+
+def table(r: dict[str, Any], encoders: list[str]) -> str:
+    from sslab.report import pct, table as html_table
+
+    rows = [[n] + [f"{pct(r['accuracy'][n][k])} / {_inv(r['invariance'][n][k])}" for k in r["factors"]]
+            for n in encoders]
+    note = (f"<p>Read-out accuracy / invariance per factor. Factors with more than {r['bins']} values are read out in "
+            f"{r['bins']} equal bins of neighbouring values (chance, the majority bin's share, in brackets); probes fit "
+            f"on {r['n_fit']} labelled training images (L-BFGS capped at {r['max_iter']} iterations); invariance from "
+            f"{r['n_pairs']} generated image pairs per factor, change measured as cosine distance (the RSMs' "
+            f"similarity). Squares look the same every 90&deg; and ellipses every 180&deg;, so no encoder can read "
+            f"orientation out perfectly.</p>")
+    if r.get("collapsed"):
+        note += (f"<p><b>Collapsed:</b> {', '.join(r['collapsed'])} map every generated image to the same point; "
+                 f"their invariance is undefined (n/a), not perfect.</p>")
+    return note + html_table(["encoder"] + [f"{k} ({pct(r['chance'][k])})" for k in r["factors"]], rows)
+
+
+def _inv(v: float) -> str:
+    return "n/a" if v != v else f"{v:.2f}"

@@ -1,0 +1,80 @@
+"""Label efficiency: probe accuracy against the fraction of labels and against labelled images per class,
+on the same stratified subsets for every encoder; encoders that learn from labels are retrained on each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sslab import plots
+from sslab.data import splits
+from sslab.probes import LinearProbe, label_curve
+
+QUESTION = "How many labels do they need?"
+ORDER = 30
+NEEDS = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    fractions: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)  # points of the label-fraction curve
+    per_class: tuple[int, ...] = (10, 20, 50, 100, 200, 500)  # points of the images-per-class curve
+    max_epoch_scale: float = 5.0  # retraining on fraction f of the labels runs epochs x min(1/f, this)
+
+    def __post_init__(self) -> None:
+        for f in self.fractions:
+            splits.check_fraction("label fraction", f)
+
+
+FIGURES = {
+    "label_fraction": "Test accuracy against the fraction of labelled training images (log scale), the same "
+                      "stratified subsets for every encoder; a flat curve means few labels suffice; * marks encoders "
+                      "retrained end to end on each subset.",
+    "images_per_class": "The same with a fixed number of labelled images per class (the UvA SimCLR tutorial's "
+                        "protocol); * marks encoders retrained end to end on each subset.",
+}
+
+
+def run(s, cfg: Config) -> dict[str, Any]:
+    labelled, test = s.split.labelled, s.split.test
+    y_lab, y_test = s.split.y[labelled], s.split.y[test]
+    subsets = {
+        "label_fraction": {f: splits.label_fraction(y_lab, f, s.cfg.split_seed) for f in sorted(cfg.fractions)},
+        "images_per_class": {n: splits.per_class(y_lab, n, s.cfg.split_seed) for n in sorted(cfg.per_class)},
+    }
+    retrained = [n for n in s.h if s.uses_labels(n)]
+    out: dict[str, Any] = {"retrained": retrained}
+    for kind, subs in subsets.items():
+        out[kind] = {}
+        for name in s.h:
+            # Every labelled image: the main probe already has that point (it is the slowest probe on pixels).
+            known = {k: s.results[name]["test_accuracy"] for k, p in subs.items() if len(p) == len(labelled)}
+            rest = {k: p for k, p in subs.items() if k not in known}
+            if name in retrained:
+                for k, p in rest.items():
+                    scale = min(len(labelled) / len(p), cfg.max_epoch_scale)
+                    known[k] = s.retrain_and_probe(name, labelled[p], s.split.y, scale, f" on {len(p)} labels")
+            else:
+                h = s.features(name, labelled)
+                known |= label_curve(h, y_lab, rest, s.features(name, test), y_test,
+                                     probe=lambda: LinearProbe(C=s.cfg.probe_C))
+            out[kind][name] = {k: known[k] for k in subs}
+        s.log(f"  {kind}: " + "; ".join(f"{n} " + " ".join(f"{k:g}: {v:.0%}" for k, v in c.items())
+                                        for n, c in out[kind].items()))
+    s.figures["label_fraction"] = plots.curves(out["label_fraction"], "fraction of labelled training images",
+                                               s.chance, tuple(retrained))
+    s.figures["images_per_class"] = plots.curves(out["images_per_class"], "labelled training images per class",
+                                                 s.chance, tuple(retrained))
+    out["sizes"] = {kind: {k: len(p) for k, p in subs.items()} for kind, subs in subsets.items()}
+    return out
+
+
+def table(r: dict[str, Any], encoders: list[str]) -> dict[str, str]:
+    from sslab.report import pct, table as html_table
+
+    out = {}
+    for kind, label in (("label_fraction", "fraction of labels"), ("images_per_class", "labels per class")):
+        sizes = r["sizes"][kind]  # {point: number of labelled images}, in curve order
+        rows = [[n + ("*" if n in r["retrained"] else "")] + [pct(r[kind][n][k]) for k in sizes] for n in encoders]
+        out[kind] = html_table([label] + [f"{k} ({sizes[k]})" for k in sizes], rows)
+    return out
