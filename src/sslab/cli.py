@@ -174,8 +174,7 @@ def list_views() -> None:
     """List the view recipes (augmentations), their settings, and what they skip on grey images."""
     from sslab import views
 
-    for line in views.describe():
-        click.echo(line)
+    click.echo(views.listing())
 
 
 @main.command(name="studies")
