@@ -107,14 +107,13 @@ def test_listing_names_every_recipe_its_settings_and_grey_skips():
     assert "skips: saturation, hue, grayscale" in text and "skips: nothing" in text
 
 
-# ---------------------------------------------------------------- dsprites (augment.py's tests, carried over)
+# ---------------------------------------------------------------- dsprites
 
 
-def test_dsprites_views_match_augment_and_keep_sprites_binary():
+def test_dsprites_views_keep_sprites_binary():
+    # (These views were checked bit for bit against the affine augmentation they replaced.)
     x = dsprites.generate(64, seed=0).x
     v1 = views.build("dsprites")(x, gen(0))
-    augment = pytest.importorskip("sslab.augment")  # the module this recipe replaces, while it exists
-    assert torch.equal(v1, augment.affine_views(x, augment.AffineRecipe(), gen(0)))  # the same views, bit for bit
     assert set(v1.unique().tolist()) <= {0.0, 1.0}  # nearest resampling keeps sprites binary
     # Sprites are moved, not destroyed: most keep most of their area (scale 0.8-1.2, some leave the frame).
     ratio = v1.sum((1, 2, 3)) / ops.to_float(x).sum((1, 2, 3))

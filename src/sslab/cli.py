@@ -165,8 +165,9 @@ def list_encoders(shape: str) -> None:
             raise ValueError
     except ValueError:
         _fail(f"--shape must be C,H,W, e.g. 3,32,32; got {shape!r}")
+    click.echo(f"{'encoder':<14}{'features':>9}  at {'x'.join(map(str, image_shape))}")
     for name, description, dim in nets.describe(image_shape):
-        click.echo(f"{name:<14}{dim:>5}-d  {description}")
+        click.echo(f"{name:<14}{(f'{dim}-d' if dim else 'too small'):>9}  {description}")
 
 
 @main.command(name="views")

@@ -185,6 +185,13 @@ def plan(cfg: StudyConfig, images: Images, split: splits.Split) -> Plan:
             values["epochs"] = epochs
         values |= {**variant, **settings.get(method, {}), **settings.get(name, {})}
         resolved[name] = methods.make_config(method, values)
+        try:  # build it once without memory: a layer, encoder or size that cannot work fails now
+            with torch.device("meta"):
+                methods.create(name, resolved[name], images.shape, max(2, len(split.classes)))
+        except SslabError as e:
+            raise SslabError(f"{name}: {e}") from None
+        except (RuntimeError, ValueError) as e:
+            raise SslabError(f"{name} cannot be built for {images.shape} images: {e}") from None
         if cls.uses_labels and len(split.classes) < 2:
             raise SslabError(f"{name} learns from labels, but the main task has {len(split.classes)} class(es)")
     run, skipped = {}, {}

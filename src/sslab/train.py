@@ -9,7 +9,7 @@ from contextlib import nullcontext
 
 import torch
 
-from sslab.augment import to_float
+from sslab.views.ops import to_float
 from sslab.errors import SslabError
 from sslab.methods import Method
 

@@ -146,7 +146,7 @@ def materialise(source: Source, origin: str, format: str, n_images: int | None =
         part = source.parts[split]
         at = start
         for chunk in part.read(pos):
-            chunk = torch.from_numpy(np.ascontiguousarray(chunk))
+            chunk = torch.from_numpy(chunk)  # may be a strided view (a transposed layout): copied once, below
             if tuple(chunk.shape[2:]) != side:
                 chunk = _resize(chunk, side)
             x[at : at + len(chunk)] = chunk

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import torch
 
-from sslab.augment import to_float
-from sslab.methods import Method, TrainConfig, register
-from sslab.nets import EncoderCore
+from sslab import nets
+from sslab.views.ops import to_float
+from sslab.methods import Method, register
+from sslab.methods._net import NetConfig, frozen_features
 
 
 @register
 class Random(Method):
-    def __init__(self, cfg: TrainConfig, image_shape: tuple[int, int, int], n_classes: int):
+    Config = NetConfig
+
+    def __init__(self, cfg: NetConfig, image_shape: tuple[int, int, int], n_classes: int):
         super().__init__(cfg, image_shape, n_classes)
-        self.encoder = EncoderCore(image_shape[0], image_shape[1])
+        self.encoder = nets.build(cfg.encoder, image_shape)
+        nets.find_layer(self, cfg.layer)  # an unknown layer fails now, not after training
 
     @torch.no_grad()
     def prepare(self, x: torch.Tensor, generator: torch.Generator) -> None:
@@ -26,9 +30,13 @@ class Random(Method):
                 m.reset_running_stats()
                 m.momentum = None  # cumulative average over the calibration batches
         self.encoder.train()
-        perm = torch.randperm(len(x), generator=generator)[:5000]  # shuffled: files are often sorted by latent
+        # shuffled (files are often sorted by latent); drawn on the generator's device, which may be a GPU
+        perm = torch.randperm(len(x), generator=generator, device=generator.device)[:5000].to(x.device)
         for i in range(0, len(perm), 1000):
             self.encoder(to_float(x[perm[i : i + 1000]]))
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)  # (B, feat_dim)
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder.features(x)
+        return frozen_features(self, x)

@@ -8,13 +8,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sslab.augment import to_float
-from sslab.methods import Method, TrainConfig, register
-from sslab.nets import EncoderCore
+from sslab import nets
+from sslab.views.ops import to_float
+from sslab.methods import Method, register
+from sslab.methods._net import NetConfig, frozen_features
 
 
 @dataclass(frozen=True)
-class SupervisedConfig(TrainConfig):
+class SupervisedConfig(NetConfig):
     epochs: int = 8
     batch_size: int = 128
     lr: float = 2e-3
@@ -27,13 +28,16 @@ class Supervised(Method):
 
     def __init__(self, cfg: SupervisedConfig, image_shape: tuple[int, int, int], n_classes: int):
         super().__init__(cfg, image_shape, n_classes)
-        self.encoder = EncoderCore(image_shape[0], image_shape[1])
+        self.encoder = nets.build(cfg.encoder, image_shape)
         self.head = nn.Linear(self.encoder.feat_dim, n_classes)
+        nets.find_layer(self, cfg.layer)  # an unknown layer fails now, not after training
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x))  # (B, n_classes) logits
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        logits = self.head(self.encoder(to_float(x)))  # (B, n_classes)
-        loss = F.cross_entropy(logits.float(), y)
+        loss = F.cross_entropy(self(to_float(x)).float(), y)
         return loss, {"loss": loss.item()}
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder.features(x)
+        return frozen_features(self, x)

@@ -1,0 +1,39 @@
+"""Decoders: features back to images. The VAE's is the Neuromatch tutorial's, generalised to any size."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sslab.nets.encoder_core import core_side, linear_block
+
+
+class DecoderCore(nn.Module):
+    """The tutorial's VAE decoder, a mirror of EncoderCore: z (B, latent_dim) -> logits (B, C, H, W).
+
+    The mirror starts from EncoderCore's last feature map and grows it as EncoderCore shrank it:
+    64: 13 -> 26 -> 30 -> 60 -> 64; 28: 4 -> 8 -> 12 -> 24 -> 28; 32: 5 -> 14 -> 32; 96: 21 -> 46 -> 96.
+    It lands on the input size exactly when that is a multiple of 4; otherwise a bilinear
+    interpolation finishes the way (29 px: 28 -> 29).
+    """
+
+    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int] = (1, 64, 64)):
+        super().__init__()
+        c, height, width = image_shape
+        self.image_size = (height, width)
+        self.side = (max(1, core_side(height)), max(1, core_side(width)))
+        self.linear = nn.Sequential(
+            linear_block(latent_dim, 84), linear_block(84, 120),
+            nn.Linear(120, 16 * self.side[0] * self.side[1]), nn.ReLU(inplace=True),
+        )
+        self.conv = nn.Sequential(
+            nn.Upsample(scale_factor=2), nn.BatchNorm2d(16, affine=False), nn.ConvTranspose2d(16, 6, 5), nn.ReLU(inplace=True),
+            nn.Upsample(scale_factor=2), nn.BatchNorm2d(6, affine=False), nn.ConvTranspose2d(6, c, 5),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        logits = self.conv(self.linear(z).view(-1, 16, *self.side))  # (B, C, 4s + 12, 4s + 12): 64 at s = 13
+        if logits.shape[-2:] != self.image_size:
+            logits = F.interpolate(logits, size=self.image_size, mode="bilinear", align_corners=False)
+        return logits  # (B, C, H, W)
