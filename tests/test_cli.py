@@ -72,15 +72,16 @@ FIGURES = ("gallery", "augmented_pairs", "loss_curves", "confusion", "reconstruc
 
 
 def test_quick_dsprites_study_end_to_end(tmp_path):
-    r = sslab("run", "--quick", "--out", str(tmp_path / "runs"), "--name", "smoke", cwd=tmp_path)
+    # --quick alone keeps 5,000 images; 2,000 keep this test short and still run everything.
+    r = sslab("run", "--quick", "--n-images", "2000", "--out", str(tmp_path / "runs"), "--name", "smoke", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     run = tmp_path / "runs" / "smoke"
     results = json.loads((run / "results.json").read_text())
     names = ("raw", "random", "supervised", "vae", "simclr", "simclr-2neg")
     assert tuple(results["encoders"]) == names
-    assert results["data"]["format"] == "dsprites" and results["data"]["n_images"] == 5000
+    assert results["data"]["format"] == "dsprites" and results["data"]["n_images"] == 2000
     assert results["data"]["factors"] == {"shape": 3, "scale": 6, "orientation": 40, "posX": 32, "posY": 32}
-    assert results["split"]["test"] == 1000 and results["split"]["val"] == 400 and results["split"]["train"] == 3600
+    assert results["split"]["test"] == 400 and results["split"]["val"] == 160 and results["split"]["train"] == 1440
     test_counts = np.array(results["confusion"]["raw"]).sum(1)
     assert results["chance"] == pytest.approx(test_counts.max() / test_counts.sum())  # the majority class's share
     for name in names:
@@ -110,7 +111,9 @@ def test_quick_dsprites_study_end_to_end(tmp_path):
     assert list(labels["images_per_class"]["vae"]) == ["10", "20", "50", "100", "200", "500"]
     assert labels["sizes"]["images_per_class"]["10"] == 30
     assert labels["label_fraction"]["raw"]["1.0"] == results["encoders"]["raw"]["test_accuracy"]
-    assert "[supervised on 37 labels] training 15 epochs" in r.stderr  # 1% of 3,600, rounded up: epochs x 5
+    n_one_percent = labels["sizes"]["label_fraction"]["0.01"]
+    assert n_one_percent == 15  # 1% of each class's ~480 training images, rounded up
+    assert f"[supervised on {n_one_percent} labels] training 15 epochs" in r.stderr  # epochs x min(1/f, 5)
     bias = results["bias"]
     assert bias["n_biased"] == bias["n_control"] > 0 and set(bias["encoders"]) == set(names)
     assert "[simclr on the biased set] training 3 epochs" in r.stderr
@@ -135,13 +138,61 @@ def test_quick_dsprites_study_end_to_end(tmp_path):
 
 
 def test_analyses_can_be_chosen(tmp_path):
-    r = sslab("run", "--quick", "--methods", "raw,random", "--analyses", "similarity", "--out", "runs", "--name", "s",
-              cwd=tmp_path)
+    r = sslab("run", "--quick", "--n-images", "1000", "--methods", "raw,random", "--analyses", "similarity",
+              "--out", "runs", "--name", "s", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     results = json.loads((tmp_path / "runs" / "s" / "results.json").read_text())
     assert "similarity" in results and not {"factors", "labels", "bias", "umap"} & set(results)
     assert {"rsm", "cka", "confusion"} <= set(results["figures"]) and "bias" not in results["figures"]
     assert "analysis: bias" not in r.stderr
+
+
+REAL = {  # data -> (options, what must hold of results.json)
+    "pneumoniamnist.npz": (["--n-images", "600"], dict(format="medmnist", classes=["normal", "pneumonia"],
+                                                         views="lab", encoder="convnet")),
+    "retinamnist.npz": (["--n-images", "800", "--protocol", "lab"],
+                        dict(format="medmnist", views="lab", encoder="convnet", held_out=2)),
+    "mnist": (["--n-images", "2000", "--protocol", "blog"], dict(format="mnist", views="digits",
+                                                                  encoder="encoder_core", labelled=200)),
+    "cifar10-jpeg": (["--n-images", "600"], dict(format="folder", views="simclr", encoder="convnet",
+                                                 classes=["airplane", "automobile", "bird", "cat", "deer", "dog",
+                                                          "frog", "horse", "ship", "truck"])),
+    "dsprites_subset.npz": (["--n-images", "600", "--analyses", "factors"], dict(format="dsprites", views="dsprites",
+                                                                                 encoder="encoder_core")),
+}
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_quick_study_on_real_data(name, tmp_path, monkeypatch, request):
+    from conftest import shared
+
+    path = request.getfixturevalue("cifar_jpeg") if name == "cifar10-jpeg" else shared(name)
+    options, expect = REAL[name]
+    monkeypatch.chdir(tmp_path)
+    args = ["run", "--data", str(path), "--quick", "--epochs", "1", "--methods", "raw,random,supervised,vae,simclr",
+            "--analyses", "similarity,labels,transfer", "--set", "labels.fractions=(0.1, 1.0)",
+            "--set", "labels.per_class=(10,)", "--name", "r", *options]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output[-3000:]
+    res = json.loads((tmp_path / "runs" / "r" / "results.json").read_text())
+    assert res["data"]["format"] == expect["format"] and res["config"]["views"] == expect["views"]
+    assert res["config"]["methods"]["simclr"]["encoder"] == expect["encoder"]
+    if "classes" in expect:
+        assert res["classes"] == expect["classes"]
+    test_counts = np.array(res["confusion"]["raw"]).sum(1)
+    assert res["chance"] == pytest.approx(test_counts.max() / test_counts.sum())
+    assert res["encoders"]["supervised"]["test_accuracy"] > 0 and res["encoders"]["simclr"]["feature_dim"] > 0
+    if expect["format"] == "medmnist":  # the file's own validation and test splits
+        assert res["data"]["splits"].keys() == {"train", "val", "test"} and "val:" not in " ".join(res["split"]["notes"])
+    if "held_out" in expect:
+        assert len(res["transfer"]["classes"]) == expect["held_out"] and set(res["transfer"]["encoders"]) >= {"simclr"}
+    elif "--analyses" not in options:
+        assert "transfer" in res["skipped"]
+    if "labelled" in expect:
+        assert res["n_probe"] == expect["labelled"] and res["n_train"] == res["split"]["train"] - expect["labelled"]
+    if expect["format"] == "dsprites":
+        assert res["config"]["methods"]["simclr"]["temperature"] == 0.1 and "factors" in res
+    assert (tmp_path / "runs" / "r" / "report.html").stat().st_size > 10_000
 
 
 def test_print_config_round_trips_through_a_study_file(tmp_path):

@@ -1,11 +1,5 @@
 """The loaders on the real files in ../shared/data (skipped where that folder is absent)."""
 
-import os
-import shutil
-import subprocess
-import tarfile
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,14 +7,7 @@ import pytest
 import sslab.data
 from sslab.data import load
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def shared(name):
-    path = SHARED / name
-    if not path.exists():
-        pytest.skip(f"real data file {name} not found in {SHARED}")
-    return path
+from conftest import shared
 
 
 def test_pneumoniamnist():
@@ -47,22 +34,6 @@ def test_mnist_idx_gz():
     assert (len(train), len(test)) == (60_000, 10_000)
     assert data.y[train[:5]].tolist() == [5, 0, 4, 1, 9] and data.y[test[:5]].tolist() == [7, 2, 1, 0, 4]
     assert data.class_counts(train)[1] == 6742 and data.x[0, 0, 0].sum() == 0 and data.x[0].max() == 255
-
-
-@pytest.fixture(scope="module")
-def cifar_jpeg(tmp_path_factory):
-    """The 60,000 JPEGs extracted, into memory (/dev/shm) where there is one: on the project machine's
-    shared disk, creating and deleting 60,000 files took from 2 s to over a minute, in memory 1.2 s."""
-    archive = shared("cifar10-jpeg.tar.gz")
-    ram = Path("/dev/shm")
-    in_ram = ram.is_dir() and os.access(ram, os.W_OK) and shutil.disk_usage(ram).free > 2e9
-    with tempfile.TemporaryDirectory(dir=ram if in_ram else tmp_path_factory.getbasetemp()) as root:
-        if shutil.which("tar"):  # GNU tar: 1 s, where tarfile takes 10 s for the 60,000 members
-            subprocess.run(["tar", "xzf", str(archive), "-C", root], check=True)
-        else:
-            with tarfile.open(archive) as tar:
-                tar.extractall(root, filter="data")
-        yield Path(root)
 
 
 def test_cifar10_jpeg_folder(cifar_jpeg):
