@@ -1,10 +1,14 @@
-"""Time every view recipe on a batch typical of its data, and the fast hue against kornia's.
+"""Time every view recipe on a batch typical of its data, the fast hue against kornia's, and the
+share of a SimCLR training step that making the views takes with each dataset's defaults.
 
     .venv/bin/python benchmarks/bench_views.py [--threads 2] [--repeats 5] [--device cpu]
 
 Prints ms per batch (median of the repeats, after one warm-up call) and images per second, then
 the time of kornia.enhance.adjust_hue and of sslab's grey-axis hue rotation on 1,000 96x96 RGB
-images. Run nothing else meanwhile: on a shared 2-core machine the numbers move by tens of percent.
+images, then for each dataset's default encoder and view recipe (as `sslab run --data` picks them)
+the time of one SimCLR step (two views of a batch of 128, forward, NT-Xent, backward, AdamW step,
+bf16 autocast as in training) and of its two view calls alone. Run nothing else meanwhile: on a
+shared 2-core machine the numbers move by tens of percent.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from collections.abc import Callable
 import kornia
 import torch
 
-from sslab import views
+from sslab import methods, views
+from sslab.train import autocast
 from sslab.views import ops
 
 # recipe, batch shape (B, C, H, W): the data each recipe is for
@@ -69,6 +74,46 @@ def main() -> None:
     fast = median_seconds(lambda: ops.hue(x.clone(), turns), args.repeats, device)  # clone: as in a pipeline
     print(f"hue on 1000x3x96x96: kornia adjust_hue {1e3 * slow:.0f} ms, grey-axis rotation {1e3 * fast:.0f} ms "
           f"({slow / fast:.0f}x)")
+    step_shares(args.repeats, device)
+
+
+# dataset (format), image shape, default encoder and view recipe: what `sslab run --data` picks
+DATASETS = [
+    ("dSprites", (1, 64, 64), "encoder_core", "dsprites"),
+    ("MNIST", (1, 28, 28), "encoder_core", "digits"),
+    ("PneumoniaMNIST", (1, 28, 28), "convnet", "lab"),
+    ("RetinaMNIST", (3, 28, 28), "convnet", "lab"),
+    ("CIFAR-10", (3, 32, 32), "convnet", "simclr"),
+    ("STL-10", (3, 96, 96), "resnet18", "simclr"),
+]
+
+
+def step_shares(repeats: int, device: torch.device, batch: int = 128) -> None:
+    """Views' share of a whole SimCLR training step, per dataset, with its default encoder and views."""
+    print(f"\nSimCLR step at batch {batch}, bf16: views' share of the step")
+    print(f"{'data':<15} {'encoder':<13} {'views':<9} {'step ms':>8} {'views ms':>9} {'share':>6}")
+    for name, shape, encoder, recipe_name in DATASETS:
+        torch.manual_seed(0)
+        m = methods.build("simclr", shape, 10, {"encoder": encoder, "views": recipe_name}).to(device).train()
+        opt = torch.optim.AdamW(m.parameters(), 1e-3)
+        x = torch.randint(0, 256, (batch, *shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        x, y, g = x.to(device), torch.zeros(batch, dtype=torch.int64, device=device), torch.Generator(device).manual_seed(0)
+
+        def step() -> None:
+            with autocast(device, "bf16"):
+                loss, _ = m.loss(x, y, g)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        t_step = median_seconds(step, repeats, device)
+        def make_views() -> None:
+            with autocast(device, "bf16"):  # as inside a training step
+                m.views(x, g)
+
+        t_views = median_seconds(make_views, repeats, device)
+        print(f"{name:<15} {encoder:<13} {recipe_name:<9} {1e3 * t_step:>8.1f} {1e3 * t_views:>9.1f} "
+              f"{t_views / t_step:>6.0%}")
 
 
 if __name__ == "__main__":

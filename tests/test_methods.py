@@ -152,3 +152,15 @@ def test_unknown_encoder_or_layer_is_a_clear_error():
         methods.build("simclr", (1, 28, 28), 3, {"encoder": "vgg"})
     with pytest.raises(SslabError, match="no layer 'encoder.flaten'.*encoder.flatten"):
         methods.build("vae", (1, 28, 28), 3, {"encoder": "convnet", "layer": "encoder.flaten"})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+@pytest.mark.parametrize("name", NAMES)
+def test_methods_train_and_encode_on_cuda(name, images):
+    """Everything on the GPU, the generator included: no CPU-only randperm or randn may sneak in."""
+    dev = torch.device("cuda")
+    m = methods.build(name, (1, 64, 64), 3, {"epochs": 1, "batch_size": 64} if name in TRAINED else {}).to(dev)
+    x, y = images.x.to(dev), images.y.to(dev)
+    fit(m, x, y, torch.Generator(dev).manual_seed(0), "bf16")
+    h = extract(m, x[:16])
+    assert h.shape[0] == 16 and torch.isfinite(h).all()

@@ -205,12 +205,16 @@ def scatter_grid(coords: dict[str, np.ndarray], labels: np.ndarray, class_names:
 
 def confusions(matrices: dict[str, np.ndarray], class_names: list[str]) -> Figure:
     """One row-normalised confusion matrix per probe (rows: true class, columns: predicted)."""
-    n = len(matrices)
-    fig, axes = plt.subplots(1, n, figsize=(2.3 * n, 2.5), squeeze=False)
-    names = class_names if len(class_names) <= 6 else [str(i) for i in range(len(class_names))]
+    n, k = len(matrices), len(class_names)
+    side = 2.3 + 0.12 * max(0, k - 6)  # room for the class names of bigger matrices
+    fig, axes = plt.subplots(1, n, figsize=(side * n, side + 0.2), squeeze=False)
+    # Classes by name (shortened), up to 20 of them; beyond that only their indices fit.
+    names = [c if len(c) <= 9 else c[:8] + "." for c in class_names] if k <= 20 else [str(i) for i in range(k)]
     for ax, (name, m) in zip(axes[0], matrices.items()):
         m = np.asarray(m, dtype=float)
-        _heat(ax, m / m.sum(1, keepdims=True).clip(1), names, names, 0, 1, ".2f" if len(m) <= 6 else "", "Blues")
+        _heat(ax, m / m.sum(1, keepdims=True).clip(1), names, names, 0, 1, ".2f" if k <= 6 else "", "Blues")
+        if k > 6:
+            ax.tick_params(labelsize=6)
         ax.set_title(name, fontsize=9), ax.set_xlabel("predicted", fontsize=7)
     axes[0, 0].set_ylabel("true", fontsize=7)
     fig.tight_layout()

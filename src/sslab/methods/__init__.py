@@ -69,8 +69,11 @@ class Method(nn.Module):
         """Called after every optimiser step (an EMA teacher would update here)."""
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) float in [0, 1] -> (B, D) frozen features; called in eval mode, no grad."""
-        raise NotImplementedError
+        """(B, C, H, W) float in [0, 1] -> (B, D) frozen features; called in eval mode, no grad.
+        Default: the output of `self.encoder`, or of the layer named by the config's `layer`."""
+        from sslab.methods._net import frozen_features  # a helper module that imports this one
+
+        return frozen_features(self, x)
 
 
 REGISTRY: dict[str, type[Method]] = {}
@@ -151,4 +154,9 @@ def build(encoder: str, image_shape: tuple[int, int, int], n_classes: int, overr
 
 def create(encoder: str, cfg: TrainConfig, image_shape: tuple[int, int, int], n_classes: int) -> Method:
     """Build the method behind an encoder name from an already resolved config."""
-    return REGISTRY[parse_encoder(encoder)[0]](cfg, image_shape, n_classes)
+    method = REGISTRY[parse_encoder(encoder)[0]](cfg, image_shape, n_classes)
+    if getattr(cfg, "layer", ""):
+        from sslab.nets import find_layer
+
+        find_layer(method, cfg.layer)  # an unknown layer fails when the method is built, not after training
+    return method

@@ -11,7 +11,7 @@ import torch
 from sslab import nets
 from sslab.views.ops import to_float
 from sslab.methods import Method, register
-from sslab.methods._net import NetConfig, frozen_features
+from sslab.methods._net import NetConfig
 
 
 @register
@@ -21,7 +21,6 @@ class Random(Method):
     def __init__(self, cfg: NetConfig, image_shape: tuple[int, int, int], n_classes: int):
         super().__init__(cfg, image_shape, n_classes)
         self.encoder = nets.build(cfg.encoder, image_shape)
-        nets.find_layer(self, cfg.layer)  # an unknown layer fails now, not after training
 
     @torch.no_grad()
     def prepare(self, x: torch.Tensor, generator: torch.Generator) -> None:
@@ -37,6 +36,3 @@ class Random(Method):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)  # (B, feat_dim)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return frozen_features(self, x)

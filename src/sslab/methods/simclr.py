@@ -19,7 +19,7 @@ from sslab import nets, views
 from sslab.errors import SslabError
 from sslab.losses import nt_xent
 from sslab.methods import Method, register
-from sslab.methods._net import NetConfig, frozen_features
+from sslab.methods._net import NetConfig
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,6 @@ class SimCLR(Method):
         d = self.encoder.feat_dim
         self.projector = (nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, cfg.proj_dim))
                           if cfg.proj_dim else nn.Identity())
-        nets.find_layer(self, cfg.layer)  # an unknown layer fails now, not after training
         self.recipe = views.build(cfg.views)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -69,6 +68,3 @@ class SimCLR(Method):
         z = self(torch.cat([v1, v2]))  # one pass: (2B, proj_dim)
         loss = nt_xent(z[: len(x)], z[len(x):], self.cfg.temperature, self.cfg.neg_pairs, generator)
         return loss, {"loss": loss.item()}
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return frozen_features(self, x)

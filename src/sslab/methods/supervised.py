@@ -11,7 +11,7 @@ from torch import nn
 from sslab import nets
 from sslab.views.ops import to_float
 from sslab.methods import Method, register
-from sslab.methods._net import NetConfig, frozen_features
+from sslab.methods._net import NetConfig
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,6 @@ class Supervised(Method):
         super().__init__(cfg, image_shape, n_classes)
         self.encoder = nets.build(cfg.encoder, image_shape)
         self.head = nn.Linear(self.encoder.feat_dim, n_classes)
-        nets.find_layer(self, cfg.layer)  # an unknown layer fails now, not after training
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(x))  # (B, n_classes) logits
@@ -38,6 +37,3 @@ class Supervised(Method):
     def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         loss = F.cross_entropy(self(to_float(x)).float(), y)
         return loss, {"loss": loss.item()}
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return frozen_features(self, x)

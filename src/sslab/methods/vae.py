@@ -1,7 +1,9 @@
 """Variational autoencoder (Kingma & Welling 2014): Bernoulli decoder, KL to N(0, I) weighted by beta.
 
-Any encoder gives h (B, feat_dim); h is the posterior mean mu and the frozen features, as in the
-Neuromatch tutorial where mu is the encoder's output; a linear head on h gives the log-variances.
+Any encoder gives h (B, feat_dim); two linear heads on h give the posterior mean mu and the
+log-variances, and mu are the frozen features (as in the Neuromatch tutorial). Linear heads, not
+the encoder's output itself: an encoder that ends in a ReLU (the lab's convnet) let the KL term push
+every mu to exactly 0 on PneumoniaMNIST (posterior collapse: KL 0.01, every image the same features).
 The decoder is the tutorial's, grown back to the input size (sslab.nets.decoders).
 """
 
@@ -13,6 +15,7 @@ import torch
 from torch import nn
 
 from sslab import nets
+from sslab.errors import SslabError
 from sslab.views.ops import to_float
 from sslab.losses import vae_loss
 from sslab.methods import Method, register
@@ -26,6 +29,12 @@ class VAEConfig(NetConfig):
     batch_size: int = 128
     lr: float = 2e-3
     beta: float = 1.0  # weight of the KL term (beta-VAE, Higgins et al. 2017)
+    latent_dim: int = 0  # width of z; 0: the encoder's feat_dim
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.latent_dim < 0:
+            raise SslabError(f"latent_dim must be 0 (the encoder's width) or positive, got {self.latent_dim}")
 
 
 @register
@@ -35,20 +44,20 @@ class VAE(Method):
     def __init__(self, cfg: VAEConfig, image_shape: tuple[int, int, int], n_classes: int):
         super().__init__(cfg, image_shape, n_classes)
         self.encoder = nets.build(cfg.encoder, image_shape)
-        d = self.encoder.feat_dim
-        self.logvar_head = nn.Linear(d, d)
-        self.decoder = DecoderCore(d, image_shape)
-        nets.find_layer(self, cfg.layer)  # an unknown layer fails now, not after training
+        d, k = self.encoder.feat_dim, cfg.latent_dim or self.encoder.feat_dim
+        self.mu_head, self.logvar_head = nn.Linear(d, k), nn.Linear(d, k)
+        self.decoder = DecoderCore(k, image_shape)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The deterministic pass: x -> (reconstruction logits from z = mu, mu, logvar)."""
-        mu = self.encoder(x)  # (B, D)
-        return self.decoder(mu), mu, self.logvar_head(mu)
+        h = self.encoder(x)  # (B, feat_dim)
+        mu = self.mu_head(h)  # (B, latent_dim)
+        return self.decoder(mu), mu, self.logvar_head(h)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         x = to_float(x)
-        mu = self.encoder(x)  # (B, D)
-        logvar = self.logvar_head(mu)  # (B, D)
+        h = self.encoder(x)  # (B, feat_dim)
+        mu, logvar = self.mu_head(h), self.logvar_head(h)  # (B, latent_dim) each
         # drawn on the generator's device (it may differ from the batch's), then moved
         eps = torch.randn(mu.shape, generator=generator, device=generator.device).to(mu.device)
         z = mu + eps * torch.exp(0.5 * logvar.float())  # reparameterisation trick
@@ -56,8 +65,9 @@ class VAE(Method):
         return loss, {"loss": loss.item(), "reconstruction": rec.item(), "kl": kl.item()}
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return frozen_features(self, x)
+        """The posterior mean mu (B, latent_dim), or the output of cfg.layer."""
+        return frozen_features(self, x) if self.cfg.layer else self.mu_head(self.encoder(x))
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) float -> reconstruction probabilities from the posterior mean (eval mode)."""
-        return torch.sigmoid(self.decoder(self.encoder(x)).float())
+        return torch.sigmoid(self.decoder(self.mu_head(self.encoder(x))).float())
