@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from sslab import studies
 from sslab.study import StudyConfig, run
 
 BAR = {"supervised": (">=", 0.97), "simclr": (">=", 0.95), "vae": ("<=", 0.70), "random": ("<=", 0.60), "raw": ("<=", 0.50)}
@@ -36,14 +37,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        res = run(StudyConfig(data=args.data, quick=args.quick), Path(args.out or Path(tmp) / "bench"),
+        cfg = StudyConfig(**studies.read("dsprites") | {"data": args.data, "quick": args.quick})
+        res = run(cfg, Path(args.out or Path(tmp) / "bench"),
                   log=lambda m: print(m, file=sys.stderr, flush=True))
         wall = time.perf_counter() - t0
     enc = res["encoders"]
     print(f"data: {args.data or 'embedded generated subset'}; torch {torch.__version__}; threads {args.threads}")
-    print(f"{'encoder':<14}{'train acc':>10}{'test acc':>10}{'kNN acc':>10}{'train s':>9}{'total s':>9}")
+    print(f"{'encoder':<14}{'train acc':>10}{'val acc':>10}{'test acc':>10}{'kNN acc':>10}{'train s':>9}{'total s':>9}")
     for name, r in enc.items():
-        print(f"{name:<14}{r['train_accuracy']:>10.2%}{r['test_accuracy']:>10.2%}{r['knn_accuracy']:>10.2%}"
+        print(f"{name:<14}{r['train_accuracy']:>10.2%}{r['val_accuracy']:>10.2%}{r['test_accuracy']:>10.2%}"
+              f"{r['knn_accuracy']:>10.2%}"
               f"{r['train_seconds']:>9.1f}{r['seconds']:>9.1f}")
     print("time per part (s): " + ", ".join(f"{k} {v:.0f}" for k, v in res["timings"].items()))
     if "factors" in res:

@@ -144,9 +144,12 @@ def list_methods() -> None:
     for name, cls in sorted(REGISTRY.items()):
         doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
         click.echo(f"{name:<12}{doc}")
-        if dataclasses.fields(cls.Config):
-            settings = ", ".join(f"{f.name}={getattr(cls.Config(), f.name)}" for f in dataclasses.fields(cls.Config))
-            click.echo(f"{'':<12}defaults: {settings}")
+        from sslab.methods import TrainConfig
+
+        shown = [f for f in dataclasses.fields(cls.Config)  # training settings only where there is training
+                 if cls.Config.epochs or f.name not in {g.name for g in dataclasses.fields(TrainConfig)}]
+        if shown:
+            click.echo(f"{'':<12}defaults: " + ", ".join(f"{f.name}={getattr(cls.Config(), f.name)}" for f in shown))
         for fmt, module in data.REGISTRY.items():
             if name in getattr(module, "METHODS", {}):
                 click.echo(f"{'':<12}{fmt} data sets: "

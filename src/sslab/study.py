@@ -156,7 +156,7 @@ def load_images(cfg: StudyConfig) -> Images:
     relabelled by cfg.target as asked."""
     n = QUICK_IMAGES if cfg.quick and cfg.n_images is None else cfg.n_images
     if cfg.data is None:
-        images = dsprites.generate(min(n or EMBEDDED_IMAGES, EMBEDDED_IMAGES) if cfg.quick else n or EMBEDDED_IMAGES)
+        images = dsprites.generate(n or EMBEDDED_IMAGES)
     else:
         images = data.load(cfg.data, n_images=n, seed=cfg.split_seed, image_size=cfg.image_size)
     if cfg.target is not None:
