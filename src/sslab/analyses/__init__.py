@@ -8,7 +8,7 @@ An analysis works on a finished study's cached features (and may train again, e.
   Config     a frozen dataclass of its settings (`--set similarity.rsm_images=500`);
   FIGURES    {figure key: caption} for the report;
   run(study, cfg) -> dict   its results (JSON-able); figures go into study.figures;
-  table(results) -> str     optional HTML shown above its first figure in the report;
+  table(results, encoders) -> str | dict  optional HTML above its first figure (or {figure: HTML});
   requires() -> str | None  optional: a reason it cannot run here (e.g. a missing package), checked before training.
 """
 
@@ -17,8 +17,12 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
+import typing
 from types import ModuleType
 from typing import Any
+
+from sslab.errors import SslabError
+from sslab.methods import coerce
 
 REGISTRY: dict[str, ModuleType] = dict(sorted(
     ((m.name, importlib.import_module(f"{__name__}.{m.name}")) for m in pkgutil.iter_modules(__path__)
@@ -49,15 +53,10 @@ def missing(name: str, images: Any, split: Any) -> str | None:
 
 
 def config(name: str, overrides: dict[str, Any]) -> Any:
-    """The analysis's Config with overrides applied (types coerced as for methods)."""
-    from sslab.methods import coerce  # the same coercion rules as method settings
-    import typing
-
+    """The analysis's Config with overrides applied (types coerced by the rules of method settings)."""
     cls = REGISTRY[name].Config
     fields = {f.name for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
-    from sslab.errors import SslabError
-
     for key in overrides:
         if key not in fields:
             raise SslabError(f"analysis {name} has no setting {key!r}; settings: {', '.join(sorted(fields)) or 'none'}")

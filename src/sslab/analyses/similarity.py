@@ -32,7 +32,9 @@ FIGURES = {
 
 def run(s, cfg: Config) -> dict[str, Any]:
     test = s.split.test
-    keys = s.sort_keys()  # {name: ((N,) labels of every image, level names)}: factors, or the class
+    keys = s.sort_keys()  # {name: ((N,) labels of every image, level names)}: each factor, then the class
+    if len(keys) > 1:
+        del keys["class"]  # generated data: its labels are one of its factors already
     # The same random test images in every panel, ordered by each key in turn.
     samples = {k: test[analysis.sorted_sample(labels[test], cfg.rsm_images, s.cfg.seed)]
                for k, (labels, _) in keys.items()}

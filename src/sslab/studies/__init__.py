@@ -17,12 +17,17 @@ prints the resolved study in the same form, so a study is saved, shared and re-r
 from __future__ import annotations
 
 import dataclasses
-import tomllib
+import sys
 import typing
 from pathlib import Path
 from typing import Any
 
 from sslab.errors import SslabError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 HERE = Path(__file__).parent
 
