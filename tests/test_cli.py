@@ -147,6 +147,23 @@ def test_analyses_can_be_chosen(tmp_path):
     assert "analysis: bias" not in r.stderr
 
 
+def test_every_method_in_one_study(tmp_path):
+    zoo = "pca,linear_ae,ae,conv_ae,vae,supcon,dino,simclr"
+    r = sslab("run", "--quick", "--n-images", "600", "--epochs", "1", "--methods", zoo, "--analyses", "similarity",
+              "--set", "simclr.proj_dim=16", "--set", "supcon.proj_dim=16", "--set", "supcon.head=linear_bn",
+              "--out", "runs", "--name", "zoo", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((tmp_path / "runs" / "zoo" / "results.json").read_text())
+    assert list(res["encoders"]) == zoo.split(",")
+    assert res["encoders"]["pca"]["feature_dim"] == 128 and res["encoders"]["supcon"]["trained_on"] == res["n_probe"]
+    # probed elsewhere too: above SimCLR's head (16-d), DINO's teacher (the encoder's width)
+    assert res["encoders"]["simclr"]["variants"]["above the head"]["feature_dim"] == 16
+    assert res["encoders"]["dino"]["variants"]["teacher"]["feature_dim"] == res["encoders"]["dino"]["feature_dim"]
+    assert "top5" in res["histories"]["simclr"][0] and "above the head" in (tmp_path / "runs" / "zoo" / "report.html").read_text()
+    assert {"reconstructions", "pca_components", "pca_variance", "linear_ae_weights", "linear_ae_wwt"} <= set(res["figures"])
+    assert "pca: The first" in (tmp_path / "runs" / "zoo" / "report.html").read_text()
+
+
 REAL = {  # data -> (options, what must hold of results.json)
     "pneumoniamnist.npz": (["--n-images", "600"], dict(format="medmnist", classes=["normal", "pneumonia"],
                                                          views="lab", encoder="convnet")),

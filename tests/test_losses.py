@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sslab.losses import nt_xent, vae_loss
+from sslab.losses import dino_loss, nt_xent, ranking, supcon, vae_loss
 
 
 def naive_nt_xent(z1, z2, temperature, neg_cols=None):
@@ -87,3 +87,63 @@ def test_nt_xent_is_computed_in_fp32_under_autocast():
         got = nt_xent(z1, z2, 0.1)
     assert got.dtype == torch.float32
     assert got.item() == pytest.approx(exact.item(), rel=1e-6)  # bf16 logits would be off by ~1e-2
+
+
+def naive_supcon(z, y, temperature):
+    """A loop over anchors: minus the mean log-probability of each anchor's positives."""
+    z = F.normalize(z.double(), dim=1)
+    losses = []
+    for i in range(len(z)):
+        others = [j for j in range(len(z)) if j != i]
+        positives = [j for j in others if y[j] == y[i]]
+        if not positives:
+            continue
+        denom = sum(math.exp(float(z[i] @ z[j]) / temperature) for j in others)
+        losses.append(-sum(float(z[i] @ z[p]) / temperature - math.log(denom) for p in positives) / len(positives))
+    return sum(losses) / len(losses)
+
+
+@pytest.mark.parametrize("temperature", [0.07, 0.5])
+def test_supcon_matches_loop_over_anchors(temperature):
+    g = torch.Generator().manual_seed(2)
+    z, y = torch.randn(10, 6, generator=g), torch.tensor([0, 1, 1, 2, 0, 3, 1, 0, 2, 4])  # classes 3, 4: no positive
+    assert supcon(z, y, temperature).item() == pytest.approx(naive_supcon(z, y, temperature), rel=1e-5)
+
+
+def test_supcon_with_each_image_its_own_class_is_nt_xent():
+    g = torch.Generator().manual_seed(3)
+    z1, z2 = torch.randn(5, 4, generator=g), torch.randn(5, 4, generator=g)
+    y = torch.arange(5).repeat(2)
+    assert supcon(torch.cat([z1, z2]), y, 0.3).item() == pytest.approx(nt_xent(z1, z2, 0.3).item(), rel=1e-5)
+    assert supcon(z1, torch.arange(5)).item() == 0  # no anchor has a positive
+
+
+def test_dino_loss_matches_loop_over_view_pairs():
+    g = torch.Generator().manual_seed(4)
+    s, t, c = torch.randn(6, 3, 8, generator=g), torch.randn(2, 3, 8, generator=g), torch.randn(8, generator=g)
+    total, pairs = 0.0, 0
+    for iq in range(2):
+        for v in range(6):
+            if v == iq:
+                continue
+            for b in range(3):
+                q = ((t[iq, b].double() - c.double()) / 0.04).softmax(0)
+                total += -float((q * (s[v, b].double() / 0.1).log_softmax(0)).sum()) / 3
+            pairs += 1
+    assert pairs == 10  # 2 global x 6 views, minus the 2 same-view pairs
+    assert dino_loss(s, t, c).item() == pytest.approx(total / pairs, rel=1e-5)
+
+
+def test_ranking_matches_a_sort():
+    g = torch.Generator().manual_seed(5)
+    z1, z2 = torch.randn(8, 3, generator=g), torch.randn(8, 3, generator=g)
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    ranks = []
+    for i in range(16):
+        order = sorted((j for j in range(16) if j != i), key=lambda j: -float(z[i] @ z[j]))
+        ranks.append(order.index((i + 8) % 16))
+    got = ranking(z1, z2)
+    assert got["top1"] == pytest.approx(sum(r < 1 for r in ranks) / 16)
+    assert got["top5"] == pytest.approx(sum(r < 5 for r in ranks) / 16)
+    assert got["mean_pos"] == pytest.approx(1 + sum(ranks) / 16)
+    assert ranking(torch.eye(4), torch.eye(4)) == {"top1": 1.0, "top5": 1.0, "mean_pos": 1.0}

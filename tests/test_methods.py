@@ -164,3 +164,132 @@ def test_methods_train_and_encode_on_cuda(name, images):
     fit(m, x, y, torch.Generator(dev).manual_seed(0), "bf16")
     h = extract(m, x[:16])
     assert h.shape[0] == 16 and torch.isfinite(h).all()
+
+
+def test_pca_matches_scikit_learn():
+    from sklearn.decomposition import PCA
+
+    from sslab.methods.pca import randomized_pca
+
+    g = torch.Generator().manual_seed(0)
+    rotation = torch.linalg.qr(torch.randn(40, 40, generator=g)).Q
+    a = (torch.randn(300, 40, generator=g) * 0.8 ** torch.arange(40)) @ rotation  # a decaying spectrum, as images
+    mean, comps, var = randomized_pca(a, 5, torch.Generator().manual_seed(1))
+    ref = PCA(5, svd_solver="full").fit(a.double().numpy())
+    assert torch.allclose(var, torch.from_numpy(ref.explained_variance_), rtol=1e-6)
+    assert torch.allclose(mean, torch.from_numpy(ref.mean_))
+    # the same axes, up to sign
+    assert torch.allclose((comps @ torch.from_numpy(ref.components_).T).abs(), torch.eye(5, dtype=torch.float64), atol=1e-6)
+
+
+def test_pca_features_and_reconstruction(images):
+    m = methods.build("pca", (1, 64, 64), 3, {"k": 20})
+    m.prepare(images.x, torch.Generator().manual_seed(0))
+    x = to_float(images.x[:50])
+    h = m.features(x)
+    assert h.shape == (50, 20)
+    # projections are centred on the training mean and uncorrelated, with the components' variances
+    hall = m.features(to_float(images.x))
+    assert torch.allclose(hall.mean(0), torch.zeros(20), atol=1e-4)
+    assert torch.allclose(hall.var(0), m.explained_variance.float(), rtol=1e-3)
+    # more components reconstruct better
+    errors = []
+    for k in (2, 20, 100):
+        mk = methods.build("pca", (1, 64, 64), 3, {"k": k})
+        mk.prepare(images.x, torch.Generator().manual_seed(0))
+        errors.append((mk.reconstruct(x) - x).pow(2).mean().item())
+    assert errors[0] > errors[1] > errors[2]
+    with pytest.raises(SslabError, match="k"):
+        methods.build("pca", (1, 4, 4), 3, {"k": 17})
+
+
+def _teacher_and_student(m):
+    return list(m.teacher.parameters()), list(m.encoder.parameters()) + list(m.head.parameters())
+
+
+@pytest.mark.parametrize("schedule, progress, expected_m", [("constant", 0.3, 0.9), ("cosine", 0.0, 0.9),
+                                                             ("cosine", 0.5, 0.95), ("cosine", 1.0, 1.0)])
+def test_dino_ema_and_centre_updates(images, schedule, progress, expected_m):
+    m = methods.build("dino", (1, 64, 64), 3, {"momentum": 0.9, "momentum_schedule": schedule, "batch_size": 8})
+    m.train()
+    with torch.no_grad():  # make student and teacher differ
+        for p in list(m.encoder.parameters()) + list(m.head.parameters()):
+            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    m.center.fill_(0.5)
+    m.loss(images.x[:8], images.y[:8], torch.Generator().manual_seed(0))
+    teacher_mean = m._teacher_mean.clone()
+    before = [t.clone() for t in m.teacher.parameters()]
+    _, student = _teacher_and_student(m)
+    m.after_step(progress)
+    for t, t0, s in zip(m.teacher.parameters(), before, student):
+        assert torch.allclose(t, expected_m * t0 + (1 - expected_m) * s, atol=1e-6)
+    assert torch.allclose(m.center, 0.9 * 0.5 + 0.1 * teacher_mean, atol=1e-6)
+
+
+@pytest.mark.parametrize("teacher_bn", ["copy", "initial"])
+def test_dino_teacher_batchnorm_statistics(images, teacher_bn):
+    m = methods.build("dino", (1, 64, 64), 3, {"teacher_bn": teacher_bn, "batch_size": 8})
+    m.train()
+    m.loss(images.x[:8], images.y[:8], torch.Generator().manual_seed(0))  # the student's BN statistics move
+    initial = [b.clone() for b in m.teacher.buffers()]
+    m.after_step(0.1)
+    student = list(m.encoder.buffers()) + list(m.head.buffers())
+    assert not m.teacher["encoder"].training  # the teacher stays in eval mode
+    for t, t0, s in zip(m.teacher.buffers(), initial, student):
+        assert torch.equal(t, s if teacher_bn == "copy" else t0)
+    assert any(not torch.equal(a, b) for a, b in zip(initial, student))
+
+
+def test_dino_teacher_is_outside_the_optimiser(images):
+    m = methods.build("dino", (1, 64, 64), 3, {"epochs": 1, "batch_size": 32, "momentum": 1.0, "n_local": 1})
+    teacher0 = [t.clone() for t in m.teacher.parameters()]
+    student0 = [s.clone() for s in m.encoder.parameters()]
+    fit(m, images.x[:64], images.y[:64], torch.Generator().manual_seed(0), "fp32")
+    assert all(torch.equal(t, t0) for t, t0 in zip(m.teacher.parameters(), teacher0))  # momentum 1: frozen
+    assert any(not torch.equal(s, s0) for s, s0 in zip(m.encoder.parameters(), student0))
+    h_student, h_teacher = m.features(to_float(images.x[:4])), m.teacher["encoder"](to_float(images.x[:4]))
+    assert not torch.allclose(h_student, h_teacher)
+    m_t = methods.build("dino", (1, 64, 64), 3, {"features_from": "teacher"})
+    m_t.load_state_dict(m.state_dict())
+    m_t.eval()
+    assert torch.equal(m_t.features(to_float(images.x[:4])), h_teacher)
+
+
+def test_supcon_uses_labels_and_takes_no_negatives_setting():
+    assert methods.REGISTRY["supcon"].uses_labels and not methods.REGISTRY["simclr"].uses_labels
+    with pytest.raises(SslabError, match="neg"):
+        methods.build("supcon-2neg", (1, 64, 64), 3)
+
+
+def test_linear_autoencoder_decodes_with_the_transposed_weights(images):
+    m = methods.build("linear_ae", (1, 64, 64), 3, {"latent_dim": 8})
+    x = to_float(images.x[:4])
+    z = m.encode(x)
+    assert z.shape == (4, 8) and torch.allclose(z, x.flatten(1) @ m.weight.T)
+    assert torch.allclose(m.decode(z).flatten(1), z @ m.weight)
+    assert len(list(m.parameters())) == 1  # tied: one matrix, no bias
+
+
+@pytest.mark.parametrize("name", ["pca", "linear_ae", "ae", "conv_ae", "vae"])
+def test_autoencoders_reconstruct_images(name, images):
+    m = methods.build(name, (1, 64, 64), 3, {"epochs": 1, "batch_size": 64} if name != "pca" else {"k": 16})
+    fit(m, images.x, images.y, torch.Generator().manual_seed(0), "fp32")
+    x = to_float(images.x[:6])
+    with torch.no_grad():
+        rec = m.reconstruct(x)
+    assert rec.shape == x.shape and rec.min() >= 0 and rec.max() <= 1
+    assert torch.equal(m.features(x), m.encode(x))
+
+
+def test_projection_heads():
+    from sslab.methods.simclr import HEADS
+
+    for head in HEADS:
+        m = methods.build("simclr", (1, 28, 28), 3, {"encoder": "convnet", "proj_dim": 32, "head": head})
+        m.eval()
+        x = torch.rand(4, 1, 28, 28)
+        assert m(x).shape == (4, 32) and m.features(x).shape == (4, 128)
+        assert set(m.variants()) == {"above the head"}
+    assert methods.build("simclr", (1, 28, 28), 3).variants() == {}
+    with pytest.raises(SslabError, match="head"):
+        methods.build("simclr", (1, 28, 28), 3, {"head": "deep"})

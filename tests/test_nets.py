@@ -6,7 +6,7 @@ from torch import nn
 
 from sslab import nets
 from sslab.errors import SslabError
-from sslab.nets.decoders import DecoderCore
+from sslab.nets.decoders import ConvDecoder, DecoderCore
 
 NAMES = list(nets.REGISTRY)
 SHAPES = [(1, 28, 28), (3, 32, 32), (3, 96, 96), (1, 64, 64)]
@@ -31,7 +31,8 @@ def test_describe_lists_every_encoder_with_its_width():
     rows = nets.describe((1, 28, 28))
     assert [r[0] for r in rows] == NAMES
     assert all(r[1] and "\n" not in r[1] for r in rows)
-    assert dict((r[0], r[2]) for r in rows) == {"encoder_core": 84, "convnet": 128, "backbone": 32, "resnet18": 512}
+    assert dict((r[0], r[2]) for r in rows) == {"encoder_core": 84, "convnet": 128, "backbone": 32, "resnet18": 512,
+                                                    "strided_convnet": 128}
     assert dict((r[0], r[2]) for r in nets.describe((1, 12, 12)))["backbone"] is None  # too small for it
 
 
@@ -123,6 +124,17 @@ def test_decoder_returns_the_input_size(size):
     dec = DecoderCore(84, (3, size, size))
     assert dec(torch.randn(2, 84)).shape == (2, 3, size, size)
     assert dec.side[0] == {28: 4, 32: 5, 64: 13, 96: 21}.get(size, dec.side[0])
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (3, 64, 64), (3, 96, 96), (1, 29, 17)])
+def test_conv_decoder_retraces_the_strided_encoder(shape):
+    enc = nets.build("strided_convnet", shape)
+    dec = ConvDecoder(enc.feat_dim, shape)
+    x = torch.rand(2, *shape)
+    assert dec(enc(x)).shape == (2, *shape)
+    if shape == (1, 28, 28):  # the lab's: 28 -> 14 -> 7 -> 4, 2,048 flattened; back 4 -> 7 -> 14 -> 28
+        assert enc.fc.in_features == 128 * 4 * 4 and dec.start == (128, 4, 4)
+        assert [m.size for m in dec.conv if isinstance(m, nn.Upsample)] == [(7, 7), (14, 14), (28, 28)]
 
 
 def test_decoder_keeps_the_tutorial_layout_at_64px():

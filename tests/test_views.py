@@ -261,3 +261,41 @@ def test_blur_uses_each_images_sigma():
     both = ops.gaussian_blur(x, 5, torch.tensor([0.3, 1.7]))
     for i, s in enumerate((0.3, 1.7)):
         torch.testing.assert_close(both[i:i + 1], kornia.filters.gaussian_blur2d(x[i:i + 1], (5, 5), (s, s)).clamp(0, 1))
+
+
+@pytest.mark.parametrize("kernel, shape", [(3, (4, 1, 28, 28)), (9, (3, 3, 32, 32))])
+def test_blur_matches_kornia_at_the_recipes_kernels(kernel, shape):
+    x = torch.rand(*shape, generator=gen(1))
+    sigma = ops.uniform(gen(2), shape[0], 0.1, 2.0)
+    want = kornia.filters.gaussian_blur2d(x, (kernel, kernel), sigma[:, None].expand(-1, 2), border_type="reflect")
+    torch.testing.assert_close(ops.gaussian_blur(x, kernel, sigma), want.clamp(0, 1), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_warp_perspective_matches_kornia(mode):
+    x = torch.rand(6, 2, 28, 24, generator=gen(3))
+    m = ops.perspective_matrices(gen(4), 6, 28, 24, 0.4, 1.0) @ \
+        ops.affine_matrices(gen(5), 6, 28, 24, 50, 0.1, (0.5, 1.5), 10.0)
+    want = kornia.geometry.transform.warp_perspective(x, m, (28, 24), mode=mode, align_corners=True).clamp(0, 1)
+    got = ops.warp_perspective(x, m, mode)
+    if mode == "bilinear":
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=0)
+    else:  # a sample point on a pixel boundary may round either way
+        assert (got != want).float().mean() < 1e-3
+
+
+def test_affine_and_perspective_matrices_match_kornia():
+    n, h, w = 50, 28, 24
+    g = gen(6)
+    angle, tx, ty = ops.uniform(g, n, -50, 50), ops.uniform(g, n, -0.1, 0.1), ops.uniform(g, n, -0.1, 0.1)
+    zoom, sh = ops.uniform(g, n, 0.5, 1.5), ops.uniform(g, n, -20, 20)
+    ours = ops.affine_matrices(gen(6), n, h, w, 50, 0.1, (0.5, 1.5), 20.0)
+    want = kornia.geometry.transform.get_affine_matrix2d(
+        torch.stack([tx * w, ty * h], 1), torch.tensor([(w - 1) / 2, (h - 1) / 2]).expand(n, 2),
+        zoom[:, None].expand(n, 2), angle, sx=torch.deg2rad(sh))
+    torch.testing.assert_close(ours, want, atol=1e-4, rtol=1e-5)
+    start = torch.tensor([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=torch.float32)
+    end = start + ops.uniform(gen(7), (n, 4, 2), -5, 5)
+    torch.testing.assert_close(ops.homographies(start, end),
+                               kornia.geometry.transform.get_perspective_transform(start.expand(n, 4, 2), end),
+                               atol=1e-4, rtol=1e-4)

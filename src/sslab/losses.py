@@ -58,3 +58,59 @@ def vae_loss(
     rec = F.binary_cross_entropy_with_logits(logits.float(), x.float(), reduction="sum") / len(x)
     kl = -0.5 * torch.sum(1 + logvar.float() - mu.float().pow(2) - logvar.float().exp()) / len(x)
     return rec + beta * kl, rec, kl
+
+
+def supcon(z: torch.Tensor, y: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
+    """Supervised contrastive loss (Khosla et al. 2020, the "L_out" form), as in the MedMNIST lab.
+
+    z: (N, D) projections of every view (N = views x batch), y: (N,) the label of each view's image.
+    For each anchor the positives are the other views with its label (the anchor itself excluded);
+    the loss is minus the mean log-probability of its positives under a softmax over every other
+    view at `temperature`, averaged over the anchors that have at least one positive (0 if none has).
+    Computed in fp32, like NT-Xent, which is its special case with each image its own class.
+    """
+    if z.ndim != 2 or y.shape != (len(z),):
+        raise ValueError(f"z must be (N, D) and y (N,), got {tuple(z.shape)} and {tuple(y.shape)}")
+    with torch.autocast(z.device.type, enabled=False):
+        z = F.normalize(z.float(), dim=1)
+        eye = torch.eye(len(z), dtype=torch.bool, device=z.device)
+        log_prob = (z @ z.T / temperature).masked_fill(eye, float("-inf")).log_softmax(dim=1)
+        pos = (y[:, None] == y[None, :]) & ~eye  # (N, N) positives per anchor
+        n_pos = pos.sum(1)
+        per_anchor = -log_prob.masked_fill(~pos, 0).sum(1) / n_pos.clamp(min=1)
+        has = n_pos > 0
+        return per_anchor[has].mean() if has.any() else z.sum() * 0
+
+
+def dino_loss(student: torch.Tensor, teacher: torch.Tensor, center: torch.Tensor,
+              student_temp: float = 0.1, teacher_temp: float = 0.04, n_global: int = 2) -> torch.Tensor:
+    """DINO's loss (Caron et al. 2021): cross-entropy between the centred, sharpened teacher output and
+    the student output, over every pair of different views, averaged over the pairs.
+
+    student: (V, B, K) the student's outputs for V views (the first `n_global` are the global crops);
+    teacher: (n_global, B, K) the teacher's outputs for the global crops (no gradient flows into it);
+    center: (K,) the running centre subtracted from the teacher's outputs.
+    """
+    if student.ndim != 3 or teacher.shape != (n_global, *student.shape[1:]) or center.shape != student.shape[2:]:
+        raise ValueError(f"student (V, B, K), teacher ({n_global}, B, K) and center (K,) expected, got "
+                         f"{tuple(student.shape)}, {tuple(teacher.shape)}, {tuple(center.shape)}")
+    with torch.autocast(student.device.type, enabled=False):
+        t = ((teacher.float() - center.float()) / teacher_temp).softmax(dim=-1).detach()  # (G, B, K)
+        log_s = (student.float() / student_temp).log_softmax(dim=-1)  # (V, B, K)
+        ce = -(t[:, None] * log_s[None]).sum(-1).mean(-1)  # (G, V): each teacher view against each student view
+        keep = ~torch.eye(n_global, len(student), dtype=torch.bool, device=student.device)  # not the same view
+        return ce[keep].mean()
+
+
+def ranking(z1: torch.Tensor, z2: torch.Tensor) -> dict[str, float]:
+    """The UvA tutorial's SimCLR metrics: for each of the 2B anchors, the rank of its positive among the
+    2B - 1 other embeddings by cosine similarity; returns top-1 and top-5 accuracy and the mean position
+    (1 + mean rank)."""
+    with torch.no_grad(), torch.autocast(z1.device.type, enabled=False):
+        n = len(z1)
+        z = F.normalize(torch.cat([z1, z2]).float(), dim=1)
+        sim = (z @ z.T).fill_diagonal_(float("-inf"))
+        pos = sim.gather(1, torch.arange(2 * n, device=z.device).roll(n)[:, None])  # (2B, 1)
+        rank = (sim > pos).sum(1).float()  # candidates strictly more similar than the positive
+        return {"top1": (rank < 1).float().mean().item(), "top5": (rank < 5).float().mean().item(),
+                "mean_pos": 1 + rank.mean().item()}

@@ -51,6 +51,45 @@ def reconstructions(x: torch.Tensor, recon: dict[str, torch.Tensor]) -> Figure:
     return _image_rows([to_float(x), *recon.values()], ["image", *recon])
 
 
+def tiles(images: torch.Tensor, title: str, ncols: int = 12) -> Figure:
+    """Images (N, C, H, W) of any range, each scaled to its own [min, max] (e.g. principal components or
+    rows of a weight matrix as images), in a grid of ncols columns."""
+    n = len(images)
+    lo = images.flatten(1).min(1).values.view(-1, 1, 1, 1)
+    hi = images.flatten(1).max(1).values.view(-1, 1, 1, 1)
+    x = ((images - lo) / (hi - lo).clamp_min(1e-12)).float()
+    rows = -(-n // ncols)
+    fig, axes = plt.subplots(rows, ncols, figsize=(0.9 * ncols, 0.9 * rows + 0.4), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i < n:
+            ax.imshow(x[i].permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks([]), ax.set_yticks([]), ax.axis("off" if i >= n else "on")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def cumulative_variance(explained: torch.Tensor, total: float, title: str) -> Figure:
+    """Cumulative share of the variance explained by the first k components, k = 1 .. K."""
+    fig, ax = plt.subplots(figsize=(4.2, 3))
+    share = (explained.double().cumsum(0) / total).numpy()
+    ax.plot(np.arange(1, len(share) + 1), share)
+    ax.set(xlabel="components", ylabel="share of the variance", ylim=(0, 1), title=title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def signed_matrix(values: torch.Tensor, title: str) -> Figure:
+    """A square matrix in RdBu from -1 to 1 (e.g. W Wᵀ of a linear autoencoder against the identity)."""
+    fig, ax = plt.subplots(figsize=(4, 3.4))
+    im = ax.imshow(values.float().numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+    fig.colorbar(im, ax=ax)
+    ax.set(title=title)
+    fig.tight_layout()
+    return fig
+
+
 def _image_rows(rows: list[torch.Tensor], labels: list[str]) -> Figure:
     n = len(rows[0])
     fig, axes = plt.subplots(len(rows), n, figsize=(1.3 * n, 1.4 * len(rows)), squeeze=False)

@@ -56,6 +56,10 @@ def _main_table(results: dict[str, Any]) -> str:
         rows.append([html.escape(n) + warn, pct(r["train_accuracy"]), pct(r.get("val_accuracy")),
                      f"<b>{pct(r['test_accuracy'])}</b>", pct(r["knn_accuracy"]), str(r["feature_dim"]),
                      f"{r['seconds']:.0f} s"])
+        for key, v in r.get("variants", {}).items():  # the same encoder read elsewhere (a head, a teacher)
+            rows.append([f"&nbsp;&nbsp;{html.escape(n)} ({html.escape(key)})", pct(v["train_accuracy"]),
+                         pct(v.get("val_accuracy")), pct(v["test_accuracy"]), pct(v["knn_accuracy"]),
+                         str(v["feature_dim"]), ""])
     return table(["encoder", "linear probe, train", "val", "test", "kNN (k=20), test", "features", "time"], rows)
 
 
@@ -90,6 +94,8 @@ def _sections(run_dir: Path, results: dict[str, Any]) -> list[tuple[str, list[st
                 tables = ""
             parts.append(_figure(run_dir, results, fig, caption))
     sections.setdefault(KEEP, []).append(_figure(run_dir, results, "reconstructions", CAPTIONS["reconstructions"]))
+    for key, caption in results.get("method_figures", {}).items():  # what a method drew of itself
+        sections[KEEP].append(_figure(run_dir, results, key, caption))
     sections["The data"] = [_figure(run_dir, results, k, CAPTIONS[k]) for k in ("gallery", "augmented_pairs")]
     return [(q, [p for p in parts if p]) for q, parts in sections.items()]
 

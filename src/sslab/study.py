@@ -255,6 +255,7 @@ class Study:
         self.h: dict[str, torch.Tensor] = {}  # encoder -> (len(evaluated), D) frozen features
         self.results: dict[str, dict[str, Any]] = {}  # encoder -> its probes' results
         self.figures: dict[str, Any] = {}
+        self.method_figures: dict[str, str] = {}  # figure key -> caption, of the figures methods draw
         self.timings: dict[str, float] = {}
         self.step = "starting"
 
@@ -359,6 +360,17 @@ class Study:
             self.results[name] |= {"method": method.name, "trained_on": len(idx),
                                    "train_seconds": round(t_train, 2), "seconds": round(time.perf_counter() - t0, 2)}
             confusions[name] = self.results[name].pop("confusion")
+            for key, fn in method.variants().items():  # e.g. above SimCLR's head, DINO's teacher: probes only
+                self.step = f"probing {name} ({key})"
+                hv = extract(method, self.x, cfg.precision, idx=self.evaluated.to(self.device), features=fn)
+                variant = self.probe(name, hv)
+                variant.pop("confusion")
+                self.results[name].setdefault("variants", {})[key] = variant
+                self.log(f"[{name} ({key})] linear probe: val {_pct(variant['val_accuracy'])}  "
+                         f"test {variant['test_accuracy']:.2%}  kNN test {variant['knn_accuracy']:.2%}")
+            for key, (fig, caption) in method.figures().items():  # e.g. PCA's components
+                self.figures[f"{name}_{key}"] = fig
+                self.method_figures[f"{name}_{key}"] = f"{name}: {caption}"
             if hasattr(method, "reconstruct"):
                 with torch.no_grad():
                     x_show = self.x[shown.to(self.device)]
@@ -395,6 +407,7 @@ class Study:
             plots.save(fig, self.out / f"{key}.png")
         results |= {
             "figures": {k: f"{k}.png" for k in self.figures},
+            "method_figures": self.method_figures,
             "timings": self.timings,
             "seconds": round(time.perf_counter() - start, 1),
             "config": dataclasses.asdict(self.cfg) | {

@@ -45,7 +45,7 @@ def fit(
     """Train `method` on uint8 images x (N, C, H, W) with labels y (N,), both on the method's device.
 
     idx: train on the images at these indices only (default: all), without copying them out of x.
-    One step: lr from the schedule -> method.loss(batch) -> backward -> AdamW step -> after_step.
+    One step: lr from the schedule -> method.loss(batch) -> backward -> clip -> AdamW step -> after_step.
     Returns one record per epoch: the mean of each logged value, plus `seconds`.
     `progress(epoch, epochs, record)` is called after each epoch.
     """
@@ -65,7 +65,8 @@ def fit(
     # Drop the last partial batch (BatchNorm wants full ones); fewer images than a batch make one step.
     n_steps = max(1, n // cfg.batch_size)
     lrs = lr_schedule(cfg, n_steps)
-    opt = torch.optim.AdamW(method.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    params = [p for p in method.parameters() if p.requires_grad]  # not e.g. DINO's EMA teacher
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     history, step, start = [], 0, time.perf_counter()
     method.train()
     for epoch in range(cfg.epochs):
@@ -81,9 +82,11 @@ def fit(
                 raise FloatingPointError(f"{method.name}: loss became {loss.item()} at epoch {epoch + 1}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.clip_grad:
+                torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
             opt.step()
-            method.after_step()
             step += 1
+            method.after_step(step / len(lrs))
             for k, v in logs.items():
                 sums[k] = sums.get(k, 0.0) + v
         record = {k: v / n_steps for k, v in sums.items()} | {"seconds": time.perf_counter() - start}
@@ -96,13 +99,15 @@ def fit(
 
 @torch.no_grad()
 def extract(method: Method, x: torch.Tensor, precision: str = "bf16", batch_size: int = 2000,
-            idx: torch.Tensor | None = None) -> torch.Tensor:
-    """Frozen features of uint8 images x (N, C, H, W), or of those at idx: (N, D) float32 on the CPU, in eval mode."""
+            idx: torch.Tensor | None = None, features: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """Frozen features of uint8 images x (N, C, H, W), or of those at idx: (N, D) float32 on the CPU, in eval mode.
+    features: what to read (default method.features; e.g. one of method.variants())."""
     method.eval()
+    features = features or method.features
     n = len(x) if idx is None else len(idx)
     out = []
     for i in range(0, n, batch_size):
         batch = x[i : i + batch_size] if idx is None else x[idx[i : i + batch_size]]
         with autocast(x.device, precision):
-            out.append(method.features(to_float(batch)).float().cpu())
+            out.append(features(to_float(batch)).float().cpu())
     return torch.cat(out) if out else torch.zeros(0, 0)

@@ -14,6 +14,7 @@ import pkgutil
 import re
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -31,6 +32,7 @@ class TrainConfig:
     lr: float = 1e-3  # peak Adam learning rate, after a linear warm-up and before cosine decay
     warmup_epochs: float = 0.5  # linear warm-up length
     weight_decay: float = 0.0  # AdamW decoupled weight decay
+    clip_grad: float = 0.0  # clip the gradients' total norm to this before each step; 0: no clipping
 
     def __post_init__(self) -> None:
         if type(self).epochs > 0 and self.epochs <= 0:  # a method that trains by default needs epochs
@@ -65,8 +67,18 @@ class Method(nn.Module):
     def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
 
-    def after_step(self) -> None:
-        """Called after every optimiser step (an EMA teacher would update here)."""
+    def after_step(self, progress: float) -> None:
+        """Called after every optimiser step with the share of training done, in (0, 1] (DINO's EMA teacher)."""
+
+    def variants(self) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+        """Other features worth probing beside `features`, by name: e.g. SimCLR's above its projection
+        head, DINO's teacher. Each maps (B, C, H, W) float in [0, 1] to (B, D'). Default: none."""
+        return {}
+
+    def figures(self) -> dict[str, tuple[Any, str]]:
+        """Pictures of what this method learned, drawn after training: {key: (matplotlib figure, caption)}
+        (e.g. PCA's components). Default: none."""
+        return {}
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) float in [0, 1] -> (B, D) frozen features; called in eval mode, no grad.

@@ -18,8 +18,9 @@ from sslab import nets
 from sslab.errors import SslabError
 from sslab.views.ops import to_float
 from sslab.losses import vae_loss
-from sslab.methods import Method, register
-from sslab.methods._net import NetConfig, frozen_features
+from sslab.methods import register
+from sslab.methods._autoencoder import Autoencoder
+from sslab.methods._net import NetConfig
 from sslab.nets.decoders import DecoderCore
 
 
@@ -38,7 +39,7 @@ class VAEConfig(NetConfig):
 
 
 @register
-class VAE(Method):
+class VAE(Autoencoder):
     Config = VAEConfig
 
     def __init__(self, cfg: VAEConfig, image_shape: tuple[int, int, int], n_classes: int):
@@ -64,10 +65,12 @@ class VAE(Method):
         loss, rec, kl = vae_loss(self.decoder(z), x, mu, logvar, self.cfg.beta)
         return loss, {"loss": loss.item(), "reconstruction": rec.item(), "kl": kl.item()}
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The posterior mean mu (B, latent_dim), or the output of cfg.layer."""
-        return frozen_features(self, x) if self.cfg.layer else self.mu_head(self.encoder(x))
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The posterior mean mu (B, latent_dim): the features."""
+        return self.mu_head(self.encoder(x))
 
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) float -> reconstruction probabilities from the posterior mean (eval mode)."""
-        return torch.sigmoid(self.decoder(self.mu_head(self.encoder(x))).float())
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)  # (B, C, H, W) Bernoulli logits
+
+    def to_image(self, out: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(out)  # reconstruction probabilities

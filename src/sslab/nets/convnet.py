@@ -47,3 +47,36 @@ class ConvNet(nn.Module):
 def convnet(image_shape: tuple[int, int, int], feat_dim: int = 128, activation: str = "relu") -> ConvNet:
     """MedMNIST lab: 3 x [Conv3x3-BN-ReLU-MaxPool] at 32/64/128 ch, flatten (1,152 at 28 px), Linear-ReLU."""
     return ConvNet(image_shape, feat_dim=feat_dim, activation=activation)
+
+
+def strided_sides(n: int, stages: int = 3) -> list[int]:
+    """Sides after each stride-2 Conv3x3 with padding 1: 28 -> 14 -> 7 -> 4; 96 -> 48 -> 24 -> 12."""
+    sides = [n]
+    for _ in range(stages):
+        sides.append((sides[-1] + 1) // 2)
+    return sides
+
+
+class StridedConvNet(nn.Module):
+    """x: (B, C, H, W) -> 3 x [Conv3x3 stride 2 - BN - ReLU] (28 -> 14 -> 7 -> 4) -> flatten -> Linear + ReLU."""
+
+    def __init__(self, image_shape: tuple[int, int, int], widths: tuple[int, ...] = (32, 64, 128), feat_dim: int = 128):
+        super().__init__()
+        c, height, width = image_shape
+        self.feat_dim = feat_dim
+        self.blocks = nn.Sequential(*(nn.Sequential(nn.Conv2d(a, b, 3, stride=2, padding=1), nn.BatchNorm2d(b),
+                                                    nn.ReLU(inplace=True))
+                                      for a, b in zip((c, *widths), widths)))
+        self.flatten = nn.Flatten()
+        side = strided_sides(height, len(widths))[-1] * strided_sides(width, len(widths))[-1]
+        self.fc = nn.Linear(widths[-1] * side, feat_dim)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.fc(self.flatten(self.blocks(x))))  # (B, feat_dim)
+
+
+@register
+def strided_convnet(image_shape: tuple[int, int, int], feat_dim: int = 128) -> StridedConvNet:
+    """MedMNIST lab's conv autoencoder encoder: 3 x [Conv3x3 stride 2-BN-ReLU] at 32/64/128 ch, Linear-ReLU."""
+    return StridedConvNet(image_shape, feat_dim=feat_dim)

@@ -40,3 +40,31 @@ class DecoderCore(nn.Module):
         if logits.shape[-2:] != self.image_size:
             logits = F.interpolate(logits, size=self.image_size, mode="bilinear", align_corners=False)
         return logits  # (B, C, H, W)
+
+
+class ConvDecoder(nn.Module):
+    """The lab's conv autoencoder decoder: z (B, latent_dim) -> Linear -> (128, s, s) -> per stage bilinear
+    upsampling + Conv3x3 + BatchNorm + ReLU (128 -> 64 -> 32 channels), then upsampling to the input size
+    and a Conv3x3 to its channels with a linear output. The sides retrace a strided encoder's
+    (28: 4 -> 7 -> 14 -> 28; 96: 12 -> 24 -> 48 -> 96), so any input size is met exactly.
+    """
+
+    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int], widths: tuple[int, ...] = (128, 64, 32)):
+        super().__init__()
+        from sslab.nets.convnet import strided_sides
+
+        c, height, width = image_shape
+        hs, ws = strided_sides(height, len(widths))[::-1], strided_sides(width, len(widths))[::-1]  # small to large
+        self.start = (widths[0], hs[0], ws[0])
+        self.linear = nn.Sequential(nn.Linear(latent_dim, widths[0] * hs[0] * ws[0]), nn.ReLU(inplace=True))
+        stages = []
+        for i, (a, b) in enumerate(zip(widths, (*widths[1:], c))):
+            last = i == len(widths) - 1
+            stages += [nn.Upsample(size=(hs[i + 1], ws[i + 1]), mode="bilinear", align_corners=False),
+                       nn.Conv2d(a, b, 3, padding=1)]
+            if not last:
+                stages += [nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
+        self.conv = nn.Sequential(*stages)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.linear(z).view(-1, *self.start))  # (B, C, H, W), linear output

@@ -54,8 +54,8 @@ class DigitsViews(Recipe):
         g = generator
         matrix = ops.affine_matrices(g, b, h, w, self.degrees, self.translate, self.scale, self.shear,
                                      integer_shift=True)  # (B, 3, 3), pixel coordinates
-        for distortion in self.perspective:  # later transforms act on the result: multiply on the left
-            matrix = ops.perspective_matrices(g, b, h, w, distortion, self.perspective_p) @ matrix
+        if self.perspective:  # later transforms act on the result: multiply on the left
+            matrix = ops.perspective_matrices(g, b, h, w, self.perspective, self.perspective_p) @ matrix
         v = ops.warp_perspective(ops.to_float(x), matrix)
         for _ in range(self.n_blurs):
             v = ops.random_blur(v, g, self.blur_kernel, self.blur_sigma, self.blur_p)

@@ -1,0 +1,34 @@
+"""SupCon (Khosla et al. 2020): SimCLR with positives from labels.
+
+Every view of every image of the anchor's class in the batch is a positive (the anchor itself
+excluded); anchors whose class has no other view in the batch are skipped. The views, networks and
+projection head are SimCLR's; only the loss differs (sslab.losses.supcon), so it trains on the
+labelled images only, like the supervised encoder. Temperature 0.07 is the paper's and the lab's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from sslab.losses import supcon
+from sslab.methods import register
+from sslab.methods.simclr import ContrastiveConfig, SimCLR
+
+
+@dataclass(frozen=True)
+class SupConConfig(ContrastiveConfig):
+    temperature: float = 0.07
+
+
+@register
+class SupCon(SimCLR):
+    Config = SupConConfig
+    uses_labels = True
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        v1, v2 = self.views(x, generator)
+        z = self(torch.cat([v1, v2]))  # (2B, proj_dim or feat_dim)
+        loss = supcon(z, torch.cat([y, y]), self.cfg.temperature)
+        return loss, {"loss": loss.item()}
