@@ -24,6 +24,7 @@ import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 
 import torch
 import torch.nn.functional as F
@@ -123,11 +124,11 @@ class DINO(Method):
         self.center.mul_(cfg.center_momentum).add_(self._teacher_mean, alpha=1 - cfg.center_momentum)
         m = cfg.momentum if cfg.momentum_schedule == "constant" else \
             1 - (1 - cfg.momentum) * (math.cos(math.pi * progress) + 1) / 2
-        student = nn.ModuleDict({"encoder": self.encoder, "head": self.head})
-        for t, s in zip(self.teacher.parameters(), student.parameters()):
+        # the teacher is {"encoder", "head"}: its tensors come in the order of the student's
+        for t, s in zip(self.teacher.parameters(), chain(self.encoder.parameters(), self.head.parameters())):
             t.mul_(m).add_(s.detach(), alpha=1 - m)
         if cfg.teacher_bn == "copy":
-            for t, s in zip(self.teacher.buffers(), student.buffers()):
+            for t, s in zip(self.teacher.buffers(), chain(self.encoder.buffers(), self.head.buffers())):
                 t.copy_(s)
 
     def variants(self) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
