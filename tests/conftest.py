@@ -1,6 +1,7 @@
 """Shared fixtures: the real data in ../shared/data (tests skip with a reason where it is absent)."""
 
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -10,6 +11,13 @@ from pathlib import Path
 import pytest
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def raises(message: str):
+    """pytest.raises for the one-line SslabError whose text contains `message` literally."""
+    from sslab.errors import SslabError
+
+    return pytest.raises(SslabError, match=re.escape(message))
 
 
 def shared(name: str) -> Path:

@@ -2,10 +2,10 @@
 each read back from a small fixture written in the format's exact bytes."""
 
 import gzip
-import re
 
 import numpy as np
 import pytest
+from conftest import raises
 import torch
 
 import sslab.data
@@ -25,10 +25,6 @@ def check_marker(x):
     c = x.shape[1]
     assert x[0, :, 0, 5].tolist() == [250, 150, 50][:c]
     assert x[0, :, 5, 0].max() < 40  # not transposed
-
-
-def raises(message):
-    return pytest.raises(SslabError, match=re.escape(message))
 
 
 # --- generic ----------------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 """The CIFAR and STL-10 binary formats, read back from fixtures written in their exact bytes."""
 
 import io
-import re
 import tarfile
 
 import numpy as np
 import pytest
+from conftest import raises
 
 import sslab.data
 from sslab.data import files, load
@@ -19,10 +19,6 @@ def images(n, c, h, w, seed=0):
     x = np.random.default_rng(seed).integers(0, 40, (n, c, h, w), dtype=np.uint8)
     x[0, :, 0, 5] = (250, 150, 50)[:c]
     return x
-
-
-def raises(message):
-    return pytest.raises(SslabError, match=re.escape(message))
 
 
 # --- CIFAR ------------------------------------------------------------------------------------------

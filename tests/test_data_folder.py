@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+from conftest import raises
 from PIL import Image
 
 from sslab.data import folder as folder_format
@@ -24,10 +25,6 @@ def save(path, array, mode=None, **kw):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(array, mode).save(path, **kw) if mode else Image.fromarray(array).save(path, **kw)
     return array
-
-
-def raises(message):
-    return pytest.raises(SslabError, match=re.escape(message))
 
 
 def test_png_splits_exact(tmp_path):
