@@ -19,13 +19,17 @@ from sslab.views.ops import to_float
 
 
 @dataclass(frozen=True)
-class AEConfig(TrainConfig):
-    """The lab's autoencoder settings (AdamW, weight decay 1e-5, batch 256)."""
+class AETraining(TrainConfig):
+    """The lab's autoencoder training (AdamW, weight decay 1e-5, batch 256); conv_ae mixes it into NetConfig."""
 
     epochs: int = 10
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 1e-5
+
+
+@dataclass(frozen=True)
+class AEConfig(AETraining):
     latent_dim: int = 128  # width of the code (the features)
 
     def __post_init__(self) -> None:

@@ -9,17 +9,13 @@ import torch
 
 from sslab import nets
 from sslab.methods import register
-from sslab.methods._autoencoder import Autoencoder
+from sslab.methods._autoencoder import AETraining, Autoencoder
 from sslab.methods._net import NetConfig
 from sslab.nets.decoders import ConvDecoder
 
 
 @dataclass(frozen=True)
-class ConvAEConfig(NetConfig):
-    epochs: int = 10
-    batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
+class ConvAEConfig(AETraining, NetConfig):  # the autoencoders' training defaults, NetConfig's encoder check
     encoder: str = "strided_convnet"
 
 
