@@ -5,6 +5,8 @@ import sys
 import numpy as np
 import pytest
 import torch
+
+from sslab.errors import SslabError
 from click.testing import CliRunner
 
 from sslab.cli import main
@@ -242,3 +244,24 @@ def test_help_explains_options():
     for opt in ("--data", "--quick", "--methods", "--analyses", "--umap-colour", "--seed", "--split-seed", "--out",
                 "--epochs", "--set", "--protocol", "--n-images", "--encoder", "--views", "--print-config"):
         assert opt in r.stdout
+
+
+def test_python_api_own_module_probe_protocol_and_finetuning(tmp_path):
+    from sslab.study import StudyConfig, run
+
+    own = torch.nn.Sequential(torch.nn.AvgPool2d(8), torch.nn.Flatten())  # 64 px -> 64 features
+    cfg = StudyConfig(quick=True, n_images=600, epochs=1, encoders=("raw", "simclr"), protocol="lab",
+                      analyses=("finetune", "transfer"), probe="uva",
+                      overrides=("simclr.proj_dim=8", "finetune.epochs=2", "transfer.epochs=2"))
+    res = run(cfg, tmp_path / "api", log=lambda m: None, modules={"pooled": own})
+    assert list(res["encoders"]) == ["raw", "simclr", "pooled"] and res["encoders"]["pooled"]["feature_dim"] == 64
+    assert res["config"]["probe"] == "uva" and res["encoders"]["raw"]["probe_iterations"] is None
+    tuned = res["finetune"]["encoders"]
+    assert set(tuned) == {"raw", "simclr", "simclr (above the head)", "pooled"} and res["finetune"]["epochs"] == 2
+    assert all(0 <= v["finetuned"] <= 1 and v["frozen"] == pytest.approx(
+        res["encoders"][k.split(" ")[0]]["test_accuracy"] if "(" not in k else
+        res["encoders"]["simclr"]["variants"]["above the head"]["test_accuracy"]) for k, v in tuned.items())
+    assert {"finetuned", "linear", "knn"} <= set(res["transfer"]["encoders"]["simclr"])
+    assert {"finetune", "transfer_confusion_finetuned"} <= set(res["figures"])
+    with pytest.raises(SslabError, match="clashes"):
+        run(cfg, tmp_path / "again", log=lambda m: None, modules={"simclr": own})

@@ -1,12 +1,14 @@
 """Every registered method gets these tests for free: shapes, finite loss, learning, save/load."""
 
 import dataclasses
+import tempfile
+from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from sslab import methods
+from sslab import methods, nets
 from sslab.views.ops import to_float
 from sslab.data import dsprites
 from sslab.errors import SslabError
@@ -17,6 +19,23 @@ TRAINED = [n for n in NAMES if methods.REGISTRY[n].Config.epochs > 0]
 WITH_NET = [n for n in NAMES if "encoder" in {f.name for f in dataclasses.fields(methods.REGISTRY[n].Config)}]
 
 
+_WEIGHTS: dict = {}
+
+
+def build(name, shape, n_classes, overrides=None):
+    """methods.build, with a weights file for `pretrained` (an encoder initialised from seed 0)."""
+    overrides = dict(overrides or {})
+    if name == "pretrained":
+        encoder = overrides.get("encoder", "encoder_core")
+        if (encoder, shape) not in _WEIGHTS:
+            torch.manual_seed(0)
+            path = Path(tempfile.mkdtemp()) / f"{encoder}.safetensors"
+            save_file({k: v.contiguous() for k, v in nets.build(encoder, shape).state_dict().items()}, str(path))
+            _WEIGHTS[encoder, shape] = str(path)
+        overrides["weights"] = _WEIGHTS[encoder, shape]
+    return methods.build(name, shape, n_classes, overrides)
+
+
 @pytest.fixture(scope="module")
 def images():
     return dsprites.generate(256, seed=0)
@@ -24,7 +43,7 @@ def images():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_features_shape_and_determinism(name, images):
-    m = methods.build(name, (1, 64, 64), 3)
+    m = build(name, (1, 64, 64), 3)
     m.prepare(images.x, torch.Generator().manual_seed(0))  # e.g. BatchNorm statistics of the random encoder
     h = extract(m, images.x[:10], precision="fp32")
     assert h.ndim == 2 and len(h) == 10 and torch.isfinite(h).all()
@@ -34,7 +53,7 @@ def test_features_shape_and_determinism(name, images):
 @pytest.mark.parametrize("name", TRAINED)
 def test_loss_is_finite_and_decreases(name, images):
     torch.manual_seed(0)
-    m = methods.build(name, (1, 64, 64), 3, {"epochs": 1, "batch_size": 64})
+    m = build(name, (1, 64, 64), 3, {"epochs": 1, "batch_size": 64})
     x, y = images.x[:64], images.y[:64]
     opt = torch.optim.Adam(m.parameters(), 1e-3)
     m.train()
@@ -50,7 +69,7 @@ def test_loss_is_finite_and_decreases(name, images):
 
 @pytest.mark.parametrize("name", TRAINED)
 def test_fit_runs_the_loop(name, images):
-    m = methods.build(name, (1, 64, 64), 3, {"epochs": 2, "batch_size": 64})
+    m = build(name, (1, 64, 64), 3, {"epochs": 2, "batch_size": 64})
     seen = []
     hist = fit(m, images.x, images.y, torch.Generator().manual_seed(0), "bf16",
                progress=lambda e, n, r: seen.append((e, n)))
@@ -61,13 +80,13 @@ def test_fit_runs_the_loop(name, images):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_save_and_load_roundtrip(name, images, tmp_path):
-    m = methods.build(name, (1, 64, 64), 3)
+    m = build(name, (1, 64, 64), 3)
     m.prepare(images.x, torch.Generator().manual_seed(0))
     state = m.state_dict()
     if not state:
         pytest.skip(f"{name} has no state")
     save_file({k: v.contiguous() for k, v in state.items()}, str(tmp_path / "m.safetensors"))
-    m2 = methods.build(name, (1, 64, 64), 3)
+    m2 = build(name, (1, 64, 64), 3)
     m2.load_state_dict(load_file(str(tmp_path / "m.safetensors")))
     x = to_float(images.x[:8])
     m.eval(), m2.eval()
@@ -112,7 +131,7 @@ def test_lr_schedule_warms_up_then_decays():
 def test_methods_take_another_encoder(name, encoder, shape):
     torch.manual_seed(0)
     overrides = {"encoder": encoder} | ({"epochs": 1, "batch_size": 16} if name in TRAINED else {})
-    m = methods.build(name, shape, 3, overrides)
+    m = build(name, shape, 3, overrides)
     x = torch.randint(0, 256, (16, *shape), dtype=torch.uint8)
     y = torch.randint(0, 3, (16,))
     g = torch.Generator().manual_seed(0)
@@ -131,7 +150,7 @@ def test_methods_take_another_encoder(name, encoder, shape):
 
 @pytest.mark.parametrize("name", WITH_NET)
 def test_features_from_a_named_layer(name):
-    m = methods.build(name, (1, 28, 28), 3, {"encoder": "convnet", "layer": "encoder.flatten"})
+    m = build(name, (1, 28, 28), 3, {"encoder": "convnet", "layer": "encoder.flatten"})
     m.prepare(torch.randint(0, 256, (32, 1, 28, 28), dtype=torch.uint8), torch.Generator().manual_seed(0))
     x = torch.randint(0, 256, (8, 1, 28, 28), dtype=torch.uint8)
     h = extract(m, x, precision="fp32")
@@ -159,7 +178,7 @@ def test_unknown_encoder_or_layer_is_a_clear_error():
 def test_methods_train_and_encode_on_cuda(name, images):
     """Everything on the GPU, the generator included: no CPU-only randperm or randn may sneak in."""
     dev = torch.device("cuda")
-    m = methods.build(name, (1, 64, 64), 3, {"epochs": 1, "batch_size": 64} if name in TRAINED else {}).to(dev)
+    m = build(name, (1, 64, 64), 3, {"epochs": 1, "batch_size": 64} if name in TRAINED else {}).to(dev)
     x, y = images.x.to(dev), images.y.to(dev)
     fit(m, x, y, torch.Generator(dev).manual_seed(0), "bf16")
     h = extract(m, x[:16])
@@ -272,7 +291,7 @@ def test_linear_autoencoder_decodes_with_the_transposed_weights(images):
 
 @pytest.mark.parametrize("name", ["pca", "linear_ae", "ae", "conv_ae", "vae"])
 def test_autoencoders_reconstruct_images(name, images):
-    m = methods.build(name, (1, 64, 64), 3, {"epochs": 1, "batch_size": 64} if name != "pca" else {"k": 16})
+    m = build(name, (1, 64, 64), 3, {"epochs": 1, "batch_size": 64} if name != "pca" else {"k": 16})
     fit(m, images.x, images.y, torch.Generator().manual_seed(0), "fp32")
     x = to_float(images.x[:6])
     with torch.no_grad():
@@ -293,3 +312,54 @@ def test_projection_heads():
     assert methods.build("simclr", (1, 28, 28), 3).variants() == {}
     with pytest.raises(SslabError, match="head"):
         methods.build("simclr", (1, 28, 28), 3, {"head": "deep"})
+
+
+def _weights(tmp_path, state, name="w.safetensors"):
+    path = tmp_path / name
+    if name.endswith(".safetensors"):
+        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    else:
+        torch.save(state, path)
+    return str(path)
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "pt"])
+def test_pretrained_loads_an_encoder_by_name_or_by_order(fmt, tmp_path):
+    torch.manual_seed(1)
+    net = nets.build("convnet", (1, 28, 28)).eval()
+    x = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        expected = net(x)
+    prefixed = {f"module.backbone.{k}": v for k, v in net.state_dict().items()}  # a DDP-style checkpoint
+    renamed = {f"layer{i}": v for i, v in enumerate(net.state_dict().values())}  # other names, same order
+    cases = ((prefixed, "names"),) + (((({"state_dict": renamed}, "order"),) if fmt == "pt" else ()))
+    for state, how in cases:  # (safetensors stores tensors sorted by name: no order to match by)
+        m = methods.build("pretrained", (1, 28, 28), 2,
+                          {"encoder": "convnet", "weights": _weights(tmp_path, state, f"w.{fmt}")}).eval()
+        assert m.matched == how and not any(p.requires_grad for p in m.parameters())
+        with torch.no_grad():
+            assert torch.equal(m.features(x), expected)
+
+
+def test_pretrained_errors_say_what_does_not_match(tmp_path):
+    state = nets.build("convnet", (1, 28, 28)).state_dict()
+    state.pop(next(iter(state)))
+    path = _weights(tmp_path, state)
+    with pytest.raises(SslabError, match=r"neither by name nor by order.*missing from the file: blocks\.0\.0\.weight"):
+        methods.build("pretrained", (1, 28, 28), 2, {"encoder": "convnet", "weights": path})
+    wrong = _weights(tmp_path, nets.build("convnet", (3, 32, 32)).state_dict(), "rgb.safetensors")
+    with pytest.raises(SslabError, match=r"shapes differ: blocks\.0\.0\.weight: \(32, 3, 3, 3\) in the file"):
+        methods.build("pretrained", (1, 28, 28), 2, {"encoder": "convnet", "weights": wrong})
+    with pytest.raises(SslabError, match="needs a weights file"):
+        methods.build("pretrained", (1, 28, 28), 2)
+    torch.save(nets.build("convnet", (1, 28, 28)), tmp_path / "module.pt")  # a pickled module: never unpickled
+    with pytest.raises(SslabError, match="only weights are read"):
+        methods.build("pretrained", (1, 28, 28), 2, {"weights": str(tmp_path / "module.pt")})
+
+
+def test_pretrained_wraps_any_module():
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 5))
+    m = methods.REGISTRY["pretrained"].wrap(net)
+    x = torch.randint(0, 256, (6, 1, 28, 28), dtype=torch.uint8)
+    with torch.no_grad():
+        assert torch.equal(extract(m, x, precision="fp32"), net(to_float(x)))

@@ -4,7 +4,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from sslab.probes import LinearProbe
+from sslab.probes import PROBES, LinearProbe, SGDProbe
 
 
 def blobs(n=600, d=10, n_classes=3, spread=0.3, seed=0):
@@ -92,3 +92,26 @@ def test_probe_reports_non_convergence_and_a_single_class():
     assert not capped.converged_ and capped.n_iter_ <= 3
     one = LinearProbe().fit(h, torch.zeros(len(h), dtype=torch.int64))
     assert len(one.classes_) == 1 and one.converged_ and one.predict(h[:5]).tolist() == [0] * 5
+
+
+@pytest.mark.parametrize("name", list(PROBES))
+def test_every_probe_separates_separable_data_and_repeats(name):
+    n = 16_000 if name == "tutorial" else 400  # 25 epochs of batch 1000 need the tutorial's 16,000 images
+    g = torch.Generator().manual_seed(0)
+    centres = torch.randn(3, 16, generator=g) * 4
+    y = torch.arange(n + 200) % 3
+    h = centres[y] + torch.randn(n + 200, 16, generator=g)
+    probe = PROBES[name](1.0).fit(h[:n], y[:n] + 5)  # label values are kept
+    assert probe.score(h[n:], y[n:] + 5) > 0.95
+    assert torch.equal(probe.predict(h[n:]), PROBES[name](1.0).fit(h[:n], y[:n] + 5).predict(h[n:]))
+
+
+def test_sgd_probe_schedules_follow_the_tutorials():
+    h, y = torch.randn(100, 4), torch.arange(100) % 2
+    uva = PROBES["uva"](1.0)
+    assert (uva.epochs, uva.batch_size, uva.weight_decay, uva.milestones) == (100, 64, 1e-3, (60, 80))
+    tut = PROBES["tutorial"](1.0).fit(h, y)
+    assert (tut.optimizer, tut.schedule, tut.t_max, tut.batch_size, tut.standardise) == ("adam", "cosine", 100, 1000, False)
+    assert tut.mean_ == 0.0  # unstandardised features, as the tutorial's classifier
+    std = SGDProbe(epochs=1, standardise=True).fit(h * 10 + 3, y)
+    assert torch.allclose(std.mean_, (h * 10 + 3).mean(0))

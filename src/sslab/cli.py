@@ -41,8 +41,8 @@ def main() -> None:
 @click.option("--encoder", help="The network every method builds (default: the data's; see `sslab encoders`).")
 @click.option("--views", help="SimCLR's view recipe (default: the data's; see `sslab views`).")
 @click.option("--analyses", metavar="LIST", help="Comma-separated analyses beside the linear and kNN probes "
-              "(default all; 'none' for probes only): similarity, factors, labels, transfer, bias, umap. "
-              "Those the data cannot support are skipped, and the report says why.")
+              "(default: all but finetune; 'all', or 'none' for probes only): similarity, factors, labels, finetune, "
+              "transfer, bias, umap. Those the data cannot support are skipped, and the report says why.")
 @click.option("--target", help="What the probes read out: a latent factor of generated data (dSprites: shape, "
               "scale, orientation, posX, posY). Default: the data's labels.")
 @click.option("--protocol", type=click.Choice(["standard", "lab", "blog"]),
@@ -60,6 +60,10 @@ def main() -> None:
 @click.option("--epochs", type=int, help="Train every trained encoder for this many epochs (default: its recipe).")
 @click.option("--set", "overrides", multiple=True, metavar="NAME.KEY=VALUE",
               help="A method, encoder or analysis setting, e.g. --set simclr.temperature=0.2 (repeatable).")
+@click.option("--probe", type=click.Choice(["lbfgs", "tutorial", "uva"]),
+              help="The linear probe: lbfgs (default: logistic regression fitted to convergence on standardised "
+                   "features), tutorial (the Neuromatch tutorial's: Adam, 25 epochs, raw features) or uva (the UvA "
+                   "SimCLR tutorial's: AdamW, 100 epochs, batch 64).")
 @click.option("--umap-colour", help="The latent factor that colours the UMAP points (default: the class).")
 @click.option("--precision", type=click.Choice(["bf16", "fp32"]),
               help="bf16 autocast (default; ~2x faster than fp32 on a CPU with AVX512-BF16) or fp32.")
@@ -70,7 +74,7 @@ def main() -> None:
 @click.option("--print-config", is_flag=True, help="Print the resolved study as TOML and exit without running it.")
 def run(study, data, quick, n_images, image_size, encoders, encoder, views, analyses, target, protocol,
         label_fraction, n_labelled, holdout, train_fraction, val_fraction, seed, split_seed, epochs, overrides,
-        umap_colour, precision, device, out, name, print_config) -> None:
+        probe, umap_colour, precision, device, out, name, print_config) -> None:
     """Run a study and write runs/<name>/ (results.json, figures, report.html).
 
     STUDY is a named study (`sslab studies`; default: dsprites when no --data is given) or a study
@@ -95,7 +99,7 @@ def run(study, data, quick, n_images, image_size, encoders, encoder, views, anal
                      encoder=encoder, views=views, analyses=picked, target=target, protocol=protocol,
                      label_fraction=label_fraction, n_labelled=n_labelled, holdout=holdout,
                      train_fraction=train_fraction, val_fraction=val_fraction, seed=seed, split_seed=split_seed,
-                     epochs=epochs, precision=precision, device=device)
+                     epochs=epochs, probe=probe, precision=precision, device=device)
         fields |= {k: v for k, v in given.items() if v is not None}
         extra = (f"umap.colour={umap_colour}",) if umap_colour else ()
         fields["overrides"] = tuple(fields.get("overrides", ())) + extra + tuple(overrides)

@@ -25,9 +25,14 @@ class _Classifier:
 
     def confusion(self, h, y) -> np.ndarray:
         """(C, C) counts: row = true class, column = predicted class, over the classes seen in fit."""
+        import warnings
+
         from sklearn.metrics import confusion_matrix
 
-        return confusion_matrix(as_tensor(y, torch.int64).numpy(), self.predict(h).numpy(), labels=self.classes_.numpy())
+        with warnings.catch_warnings():  # a single class gives a (1, 1) matrix, which is what is meant
+            warnings.simplefilter("ignore", UserWarning)
+            return confusion_matrix(as_tensor(y, torch.int64).numpy(), self.predict(h).numpy(),
+                                    labels=self.classes_.numpy())
 
 
 class LinearProbe(_Classifier):
@@ -78,6 +83,67 @@ class LinearProbe(_Classifier):
 
     def predict(self, h) -> torch.Tensor:
         return self.classes_[self.decision_function(h).argmax(1)]
+
+
+class SGDProbe(_Classifier):
+    """A Linear(D, k) layer trained by minibatch gradient descent: the teaching material's own probes.
+
+    optimizer "adam" or "adamw"; schedule "cosine" (CosineAnnealingLR with t_max, stepped per epoch)
+    or "step" (the learning rate x0.1 at each epoch in milestones); standardise: scale the features
+    to zero mean and unit variance first (the L-BFGS probe does; the tutorial's classifier does not).
+    Minibatches are drawn from a generator seeded with `seed`, so a fit is repeatable.
+    """
+
+    def __init__(self, epochs: int = 100, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0,
+                 optimizer: str = "adamw", schedule: str = "step", milestones: tuple[int, ...] = (60, 80),
+                 t_max: int = 100, standardise: bool = False, seed: int = 0):
+        self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
+        self.optimizer, self.schedule, self.milestones, self.t_max = optimizer, schedule, milestones, t_max
+        self.standardise, self.seed = standardise, seed
+
+    def fit(self, h, y) -> "SGDProbe":
+        h, y = as_tensor(h), as_tensor(y, torch.int64)
+        self.classes_, y = torch.unique(y, return_inverse=True)
+        self.mean_, self.std_ = (h.mean(0), h.std(0).clamp_min(1e-6)) if self.standardise else (0.0, 1.0)
+        h = (h - self.mean_) / self.std_
+        g = torch.Generator().manual_seed(self.seed)
+        with torch.random.fork_rng(devices=[]):  # the layer's initialisation, from the probe's own seed
+            torch.manual_seed(self.seed)
+            self.linear_ = torch.nn.Linear(h.shape[1], len(self.classes_))
+        opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[self.optimizer]
+        opt = opt_cls(self.linear_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.t_max) if self.schedule == "cosine"
+                 else torch.optim.lr_scheduler.MultiStepLR(opt, list(self.milestones), gamma=0.1))
+        for _ in range(self.epochs):
+            perm = torch.randperm(len(h), generator=g)
+            for i in range(0, len(h), self.batch_size):
+                batch = perm[i : i + self.batch_size]
+                loss = F.cross_entropy(self.linear_(h[batch]), y[batch])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            sched.step()
+        self.linear_.requires_grad_(False)
+        return self
+
+    def decision_function(self, h) -> torch.Tensor:
+        return self.linear_((as_tensor(h) - self.mean_) / self.std_)
+
+    def predict(self, h) -> torch.Tensor:
+        return self.classes_[self.decision_function(h).argmax(1)]
+
+
+# The linear probes a study can use (`--probe`): name -> (C -> a fresh probe).
+PROBES: dict[str, Callable[[float], _Classifier]] = {
+    # Multinomial logistic regression fitted to convergence (the default; C is its inverse L2 strength).
+    "lbfgs": lambda C: LinearProbe(C=C),
+    # The Neuromatch tutorial's classifier: unstandardised features, Adam 1e-3, cosine over T_max 100 epochs
+    # (stepped per epoch), batch 1000, 25 epochs.
+    "tutorial": lambda C: SGDProbe(epochs=25, batch_size=1000, lr=1e-3, optimizer="adam", schedule="cosine", t_max=100),
+    # The UvA SimCLR tutorial's logistic regression: AdamW 1e-3, wd 1e-3, batch 64, 100 epochs, x0.1 at 60 and 80.
+    "uva": lambda C: SGDProbe(epochs=100, batch_size=64, lr=1e-3, weight_decay=1e-3, optimizer="adamw",
+                              schedule="step", milestones=(60, 80)),
+}
 
 
 class KNNProbe(_Classifier):

@@ -25,7 +25,8 @@ from safetensors.torch import save_file
 from sslab import __version__, analyses, data, methods, plots, report, views
 from sslab.data import Images, dsprites, splits
 from sslab.errors import SslabError
-from sslab.probes import KNNProbe, LinearProbe
+from sslab.finetune import FinetuneConfig, finetune, score
+from sslab.probes import PROBES, KNNProbe
 from sslab.train import extract, fit
 
 DEFAULT_ENCODERS = ("raw", "random", "supervised", "vae", "simclr", "simclr-2neg")
@@ -39,12 +40,13 @@ class StudyConfig:
 
     name: str = "study"  # names the run folder (<name>-<date>-<time>)
     description: str = ""  # the question the study asks, one line (listed by `sslab studies`)
+    about: str = ""  # a paragraph for the report: the question, and what the material it comes from found
     data: str | None = None  # a dataset path in any format sslab reads; None: dSprites generated from the grid
     n_images: int | None = None  # keep this many images, stratified (None: all; 20,000 for the generated dSprites)
     image_size: int | None = None  # resize every image to this square side (None: as stored)
     target: str | None = None  # what the probes read: None = the data's labels, or a latent factor (dSprites)
     encoders: tuple[str, ...] = DEFAULT_ENCODERS  # names from the method registry, or simclr-<k>neg
-    analyses: tuple[str, ...] = analyses.NAMES  # which analyses run beside the probes, where the data allows
+    analyses: tuple[str, ...] = analyses.DEFAULTS  # which analyses run beside the probes, where the data allows
     encoder: str | None = None  # the network every method builds (None: the data's default; see `sslab encoders`)
     views: str | None = None  # SimCLR's view recipe (None: the data's default; see `sslab views`)
     protocol: str = "standard"  # labelling protocol: standard, lab (20% labels, 30% classes held out) or blog (200)
@@ -60,7 +62,8 @@ class StudyConfig:
     overrides: tuple[str, ...] = ()  # "name.setting=value" for a method, encoder or analysis
     precision: str = "bf16"  # "bf16" autocast or "fp32"
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:1", ...
-    probe_C: float = 1.0  # inverse L2 strength of the linear probes
+    probe: str = "lbfgs"  # the linear probe: lbfgs (converged logistic regression), tutorial or uva (sslab.probes)
+    probe_C: float = 1.0  # inverse L2 strength of the lbfgs probe
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +124,8 @@ def check(cfg: StudyConfig) -> None:
         raise SslabError(f"epochs must be a positive number, got {cfg.epochs}")
     if cfg.n_images is not None and cfg.n_images < 20:
         raise SslabError(f"--n-images must be at least 20, got {cfg.n_images}")
+    if cfg.probe not in PROBES:
+        raise SslabError(f"unknown probe {cfg.probe!r}; probes: {', '.join(PROBES)}")
     if cfg.precision not in ("bf16", "fp32"):
         raise SslabError(f"precision must be bf16 or fp32, got {cfg.precision!r}")
     if not cfg.encoders:
@@ -206,9 +211,17 @@ def plan(cfg: StudyConfig, images: Images, split: splits.Split) -> Plan:
     return Plan(resolved, run, skipped, views_name, encoder)
 
 
-def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the study and write results.json, figures and report.html into out_dir (which must not exist)."""
+def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = print,
+        modules: dict[str, torch.nn.Module] | None = None) -> dict[str, Any]:
+    """Run the study and write results.json, figures and report.html into out_dir (which must not exist).
+
+    modules: your own frozen encoders to compare beside cfg.encoders, {name: nn.Module mapping float
+    images (B, C, H, W) in [0, 1] to features (B, D)}, e.g. a network trained elsewhere."""
     out_dir = Path(out_dir)
+    modules = dict(modules or {})
+    clash = set(modules) & (set(cfg.encoders) | set(methods.REGISTRY))
+    if clash:
+        raise SslabError(f"a module's name clashes with a method or an encoder of the study: {', '.join(clash)}")
     if out_dir.exists():
         raise SslabError(f"run directory already exists: {out_dir}")
     check(cfg)
@@ -218,6 +231,7 @@ def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = prin
                             holdout=cfg.holdout)
     split = splits.make_split(images, proto, cfg.split_seed, cfg.train_fraction, cfg.val_fraction)
     the_plan = plan(cfg, images, split)
+    the_plan.methods.update({name: methods.REGISTRY["pretrained"].Config() for name in modules})
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -225,7 +239,7 @@ def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = prin
     except OSError as e:
         raise SslabError(f"cannot write the run folder {tmp}: {e.strerror}") from None
     try:
-        results = Study(cfg, the_plan, images, split, proto, device, tmp, log).run()
+        results = Study(cfg, the_plan, images, split, proto, device, tmp, log, modules).run()
         report.write(tmp)
         tmp.rename(out_dir)
     except BaseException:
@@ -238,8 +252,10 @@ class Study:
     """One run: the trained methods, their cached features, and what the analyses read from them."""
 
     def __init__(self, cfg: StudyConfig, plan: Plan, images: Images, split: splits.Split, proto: splits.Protocol,
-                 device: torch.device, out: Path, log: Callable[[str], None]):
+                 device: torch.device, out: Path, log: Callable[[str], None],
+                 modules: dict[str, torch.nn.Module] | None = None):
         self.cfg, self.plan, self.images, self.split, self.proto = cfg, plan, images, split, proto
+        self.modules = modules or {}  # the caller's own frozen encoders, by name
         self.device, self.out, self.log = device, out, log
         self.x = images.x.to(device)
         self.class_names = [images.class_names[c] for c in split.classes]  # the main task's classes
@@ -273,6 +289,8 @@ class Study:
         return extract(self.methods[name], x.to(self.device), self.cfg.precision)
 
     def uses_labels(self, name: str) -> bool:
+        if name in self.modules:
+            return False
         return methods.REGISTRY[methods.parse_encoder(name)[0]].uses_labels
 
     def sort_keys(self) -> dict[str, tuple[torch.Tensor, tuple[str, ...]]]:
@@ -296,7 +314,22 @@ class Study:
         test = self.split.test
         h_fit = extract(method, self.x, self.cfg.precision, idx=idx.to(self.device))
         h_test = extract(method, self.x, self.cfg.precision, idx=test.to(self.device))
-        return LinearProbe(C=self.cfg.probe_C).fit(h_fit, y[idx]).score(h_test, y[test])
+        return self.new_probe().fit(h_fit, y[idx]).score(h_test, y[test])
+
+    def new_probe(self):
+        """A fresh, unfitted linear probe of the study's kind (cfg.probe)."""
+        return PROBES[self.cfg.probe](self.cfg.probe_C)
+
+    def finetune(self, name: str, idx: torch.Tensor, y: torch.Tensor, test: torch.Tensor, cfg: FinetuneConfig,
+                 variant: str | None = None) -> tuple[float, Any]:
+        """Fine-tune a copy of trained encoder `name` (or its `variant`) with a new linear head on the
+        images at idx with labels y (N,); -> (accuracy, (k, k) confusion counts) on the images at test."""
+        label = name + (f" ({variant})" if variant else "")
+        self.step = f"fine-tuning {label}"
+        torch.manual_seed(self.cfg.seed)  # the new head's initialisation
+        gen = torch.Generator(self.device).manual_seed(self.cfg.seed)
+        model = finetune(self.methods[name], self.x, y.to(self.device), idx, cfg, gen, self.cfg.precision, variant)
+        return score(model, self.x, y, test, self.cfg.precision)
 
     # --- training -------------------------------------------------------------------------------------
 
@@ -307,7 +340,10 @@ class Study:
         torch.manual_seed(self.cfg.seed)  # each encoder starts from the same seed, whichever others ran
         gen = torch.Generator(self.device).manual_seed(self.cfg.seed)
         n_classes = max(2, int(y.max()) + 1)  # the task's classes, whichever the training images hold
-        method = methods.create(name, mcfg, self.images.shape, n_classes).to(self.device)
+        if name in self.modules:
+            method = methods.REGISTRY["pretrained"].wrap(self.modules[name]).to(self.device)
+        else:
+            method = methods.create(name, mcfg, self.images.shape, n_classes).to(self.device)
         label = f"{name}{tag}"
         self.step = f"training {label}"
         if mcfg.epochs:
@@ -426,10 +462,10 @@ class Study:
         h_fit, y_fit = h[rows[split.labelled]], split.y[split.labelled]
         h_val, h_test = h[rows[split.val]], h[rows[split.test]]
         y_val, y_test = split.y[split.val], split.y[split.test]
-        linear = LinearProbe(C=self.cfg.probe_C).fit(h_fit, y_fit)
+        linear = self.new_probe().fit(h_fit, y_fit)
         knn = KNNProbe().fit(h_fit, y_fit)
         warnings = []
-        if not linear.converged_:
+        if not getattr(linear, "converged_", True):
             warnings.append(f"the linear probe stopped at its {linear.max_iter}-iteration cap before converging")
         if len(linear.classes_) < 2:
             warnings.append("the probe saw a single class: its accuracy means nothing")
@@ -441,7 +477,7 @@ class Study:
             "test_accuracy": linear.score(h_test, y_test),
             "knn_accuracy": knn.score(h_test, y_test),
             "knn_val_accuracy": knn.score(h_val, y_val) if len(split.val) else None,
-            "feature_dim": h.shape[1], "probe_iterations": linear.n_iter_, "warnings": warnings,
+            "feature_dim": h.shape[1], "probe_iterations": getattr(linear, "n_iter_", None), "warnings": warnings,
             "confusion": linear.confusion(h_test, y_test),
         }
 

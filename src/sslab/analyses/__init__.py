@@ -9,7 +9,8 @@ An analysis works on a finished study's cached features (and may train again, e.
   FIGURES    {figure key: caption} for the report;
   run(study, cfg) -> dict   its results (JSON-able); figures go into study.figures;
   table(results, encoders) -> str | dict  optional HTML above its first figure (or {figure: HTML});
-  requires() -> str | None  optional: a reason it cannot run here (e.g. a missing package), checked before training.
+  requires() -> str | None  optional: a reason it cannot run here (e.g. a missing package), checked before training;
+  DEFAULT    optional, False: runs only when a study names it (or `--analyses all`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ REGISTRY: dict[str, ModuleType] = dict(sorted(
      if not m.name.startswith("_")),
     key=lambda item: item[1].ORDER))
 NAMES = tuple(REGISTRY)
+DEFAULTS = tuple(n for n, m in REGISTRY.items() if getattr(m, "DEFAULT", True))  # a study's analyses unless it names them
 
 _REASONS = {
     "factors": "the data has no latent factors (generated data such as dSprites has them)",

@@ -8,7 +8,7 @@ from typing import Any
 
 from sslab import plots
 from sslab.data import splits
-from sslab.probes import LinearProbe, label_curve
+from sslab.probes import label_curve
 
 QUESTION = "How many labels do they need?"
 ORDER = 30
@@ -57,7 +57,7 @@ def run(s, cfg: Config) -> dict[str, Any]:
             else:
                 h = s.features(name, labelled)
                 known |= label_curve(h, y_lab, rest, s.features(name, test), y_test,
-                                     probe=lambda: LinearProbe(C=s.cfg.probe_C))
+                                     probe=s.new_probe)
             out[kind][name] = {k: known[k] for k in subs}
         s.log(f"  {kind}: " + "; ".join(f"{n} " + " ".join(f"{k:g}: {v:.0%}" for k, v in c.items())
                                         for n, c in out[kind].items()))
