@@ -265,3 +265,18 @@ def test_python_api_own_module_probe_protocol_and_finetuning(tmp_path):
     assert {"finetune", "transfer_confusion_finetuned"} <= set(res["figures"])
     with pytest.raises(SslabError, match="clashes"):
         run(cfg, tmp_path / "again", log=lambda m: None, modules={"simclr": own})
+
+
+@pytest.mark.parametrize("study", ["dsprites", "medmnist", "mnist-200", "stl10"])
+def test_named_studies_resolve_and_say_what_they_ask(study):
+    from sslab import studies
+
+    assert study in studies.names()
+    fields = studies.read(study)
+    assert fields["name"] == study and len(fields["description"]) > 20
+    r = CliRunner().invoke(main, ["run", study, "--print-config"])
+    assert r.exit_code == 0, r.output  # every setting of the file is known and valid before any data is read
+    if study != "dsprites":
+        assert len(fields["about"]) > 300 and fields["needs_data"]
+        r = CliRunner().invoke(main, ["run", study, "--out", "nowhere"])
+        assert r.exit_code == 2 and f"the {study} study needs --data" in r.output

@@ -6,6 +6,7 @@ import torch
 from sslab import methods
 from sslab.data import dsprites
 from sslab.finetune import FinetuneConfig, finetune, score, predict
+from sslab.probes import LinearProbe
 from sslab.train import extract
 
 
@@ -67,3 +68,18 @@ def test_finetuning_dino_reads_the_student_and_trains_it(images):
     assert any(not torch.equal(student[k], dict(m.encoder.named_parameters())[k]) for k in student)
     assert all(torch.equal(teacher[k], dict(m.teacher["encoder"].named_parameters())[k]) for k in teacher)
     assert not model.inner.teacher.training
+
+
+def test_the_head_starts_as_the_frozen_probe():
+    x, y = squares(300)
+    torch.manual_seed(0)
+    m = methods.build("random", (1, 32, 32), 3, {"encoder": "convnet"})
+    m.prepare(x, torch.Generator().manual_seed(0))
+    h = extract(m, x, "fp32")
+    probe = LinearProbe().fit(h[:200], y[:200])
+    cfg = FinetuneConfig(epochs=1, lr=1e-12, batch_size=200)  # one step that moves nothing
+    model = finetune(m, x, y, torch.arange(200), cfg, torch.Generator().manual_seed(0), "fp32")
+    model.inner.load_state_dict(m.state_dict())  # BatchNorm statistics as the frozen encoder's
+    logits = extract(model, x[200:], "fp32")
+    assert torch.allclose(logits, probe.decision_function(h[200:]), atol=1e-3)
+    assert torch.equal(logits.argmax(1), probe.predict(h[200:]))

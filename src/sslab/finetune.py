@@ -5,7 +5,10 @@ starting point the encoder is when its weights may move (the lab's transfer exer
 protocol with 200 labels). `finetune` copies the method (the original stays as trained), puts a
 Linear(feat_dim, k) head on the features it is evaluated on (or on one of its `variants()`, e.g.
 SimCLR above its projection head) and trains both with the one training loop (sslab.train.fit):
-AdamW, linear warm-up and cosine decay, no augmentation. Encoders without trainable weights (raw
+AdamW, cosine decay, no augmentation. The head starts from the frozen linear probe fitted on the
+same images (`head_init = "probe"`, LP-FT: Kumar et al. 2022), so fine-tuning starts where the probe
+ends and a small learning rate does not first spend its steps, and the features, on a random head;
+`"random"` is the lab's fresh head. Encoders without trainable weights (raw
 pixels, PCA) have nothing to fine-tune: only their head trains, which is a linear probe by SGD.
 """
 
@@ -21,6 +24,7 @@ from torch import nn
 
 from sslab.errors import SslabError
 from sslab.methods import Method, TrainConfig
+from sslab.probes import LinearProbe
 from sslab.train import extract, fit
 from sslab.views.ops import to_float
 
@@ -34,6 +38,12 @@ class FinetuneConfig(TrainConfig):
     lr: float = 1e-4
     weight_decay: float = 1e-5
     warmup_epochs: float = 0.0
+    head_init: str = "probe"  # "probe": the frozen L-BFGS probe's weights (LP-FT); "random": a fresh head (the lab)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.head_init not in ("probe", "random"):
+            raise SslabError(f"head_init must be probe or random, got {self.head_init!r}")
 
 
 class FineTuned(Method):
@@ -76,10 +86,24 @@ def finetune(method: Method, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor
     if variant is not None and variant not in variants:
         raise SslabError(f"{method.name} has no variant {variant!r}; variants: {', '.join(variants) or 'none'}")
     read = variants[variant] if variant is not None else None
-    dim = extract(method, x, precision, idx=idx[:2].to(x.device), features=read).shape[1]
-    model = FineTuned(method, int(y.max()) + 1, cfg, variant, dim).to(x.device)  # y: every image's label, -1 for none
+    k = int(y.max()) + 1
+    h = extract(method, x, precision, idx=idx.to(x.device), features=read)
+    model = FineTuned(method, k, cfg, variant, h.shape[1]).to(x.device)
+    if cfg.head_init == "probe":
+        _probe_head(model.head, LinearProbe().fit(h, y[idx].cpu()), k)
     fit(model, x, y, generator, precision, idx=idx)
     return model
+
+
+@torch.no_grad()
+def _probe_head(head: nn.Linear, probe: LinearProbe, k: int) -> None:
+    """Set head to the probe's map, standardisation folded in; classes the probe never saw get a low bias."""
+    w = (probe.coef_ / probe.std_[:, None]).T  # (k_seen, D)
+    b = probe.intercept_ - (probe.mean_ / probe.std_) @ probe.coef_
+    head.weight.zero_()
+    head.bias.fill_(float(b.min()) - 10 if len(b) else 0.0)
+    head.weight[probe.classes_] = w.to(head.weight)
+    head.bias[probe.classes_] = b.to(head.bias)
 
 
 def predict(model: FineTuned, x: torch.Tensor, idx: torch.Tensor, precision: str = "bf16") -> torch.Tensor:

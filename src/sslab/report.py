@@ -111,19 +111,25 @@ def write(run_dir: str | Path) -> Path:
     timings = ", ".join(f"{k} {v:.0f} s" for k, v in results.get("timings", {}).items())
     classes = ", ".join(html.escape(c) for c in results["classes"])
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in split.get("notes", []))
+    about = results["config"].get("about", "")
+    about = f"<p class='about'>{html.escape(about)}</p>" if about else ""
+    from sslab.probes import DESCRIPTIONS
+
+    probe = DESCRIPTIONS.get(results["config"].get("probe", "lbfgs"), "")
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>sslab study: {name}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}}
 td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}figure{{margin:1.5em 0}}
 figcaption{{color:#555;font-size:0.95em}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}
-.skipped{{color:#777}}</style>
+.skipped{{color:#777}}.about{{background:#f3f6fa;padding:0.8em 1em;border-left:4px solid #4a78b0}}</style>
 </head><body>
 <h1>sslab study: {name}</h1>
+{about}
 <p>Data: {html.escape(d['source'])} ({html.escape(d['format'])}, {d['n_images']} images of
 {'x'.join(map(str, d['image_shape']))}). Encoders are trained on {results['n_train']} images, frozen, and
 probed for <b>{html.escape(results['target'])}</b> ({len(results['classes'])} classes: {classes}): a linear probe
-(multinomial logistic regression on standardised features) and a kNN probe (cosine, k=20, votes weighted by
+({html.escape(probe)}) and a kNN probe (cosine, k=20, votes weighted by
 exp(similarity / 0.07)), fitted on {results['n_probe']} labelled training images, checked on {results['n_val']}
 validation images and tested on {results['n_test']} test images. Chance is {pct(results['chance'])}, the
 majority class's share of the test images. Protocol: {html.escape(results['protocol']['name'])}.</p>

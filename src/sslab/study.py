@@ -41,6 +41,7 @@ class StudyConfig:
     name: str = "study"  # names the run folder (<name>-<date>-<time>)
     description: str = ""  # the question the study asks, one line (listed by `sslab studies`)
     about: str = ""  # a paragraph for the report: the question, and what the material it comes from found
+    needs_data: str = ""  # what --data must be, for a study that cannot generate its data ("": dSprites is generated)
     data: str | None = None  # a dataset path in any format sslab reads; None: dSprites generated from the grid
     n_images: int | None = None  # keep this many images, stratified (None: all; 20,000 for the generated dSprites)
     image_size: int | None = None  # resize every image to this square side (None: as stored)
@@ -160,6 +161,8 @@ def load_images(cfg: StudyConfig) -> Images:
     """The study's images: the file at cfg.data, or dSprites generated from the grid; subsampled and
     relabelled by cfg.target as asked."""
     n = QUICK_IMAGES if cfg.quick and cfg.n_images is None else cfg.n_images
+    if cfg.data is None and cfg.needs_data:
+        raise SslabError(f"the {cfg.name} study needs --data: {cfg.needs_data}")
     if cfg.data is None:
         images = dsprites.generate(n or EMBEDDED_IMAGES)
     else:
@@ -321,15 +324,18 @@ class Study:
         return PROBES[self.cfg.probe](self.cfg.probe_C)
 
     def finetune(self, name: str, idx: torch.Tensor, y: torch.Tensor, test: torch.Tensor, cfg: FinetuneConfig,
-                 variant: str | None = None) -> tuple[float, Any]:
+                 variant: str | None = None, val: torch.Tensor | None = None) -> tuple[float, Any, float | None]:
         """Fine-tune a copy of trained encoder `name` (or its `variant`) with a new linear head on the
-        images at idx with labels y (N,); -> (accuracy, (k, k) confusion counts) on the images at test."""
+        images at idx with labels y (N,); -> (accuracy, (k, k) confusion counts) on the images at test,
+        and the accuracy on the images at val (None without any)."""
         label = name + (f" ({variant})" if variant else "")
         self.step = f"fine-tuning {label}"
         torch.manual_seed(self.cfg.seed)  # the new head's initialisation
         gen = torch.Generator(self.device).manual_seed(self.cfg.seed)
         model = finetune(self.methods[name], self.x, y.to(self.device), idx, cfg, gen, self.cfg.precision, variant)
-        return score(model, self.x, y, test, self.cfg.precision)
+        acc, confusion = score(model, self.x, y, test, self.cfg.precision)
+        on_val = score(model, self.x, y, val, self.cfg.precision)[0] if val is not None and len(val) else None
+        return acc, confusion, on_val
 
     # --- training -------------------------------------------------------------------------------------
 

@@ -39,8 +39,9 @@ def run(s, cfg: Config) -> dict[str, Any]:
         reads = {name: None} | ({f"{name} ({v})": v for v in s.methods[name].variants()} if cfg.variants else {})
         for label, variant in reads.items():
             r = s.results[name] if variant is None else s.results[name]["variants"][variant]
-            acc, _ = s.finetune(name, split.labelled, split.y, split.test, cfg, variant)
-            out["encoders"][label] = {"frozen": r["test_accuracy"], "finetuned": acc}
+            acc, _, val = s.finetune(name, split.labelled, split.y, split.test, cfg, variant, val=split.val)
+            out["encoders"][label] = {"frozen": r["test_accuracy"], "finetuned": acc,
+                                      "frozen_val": r["val_accuracy"], "finetuned_val": val}
             s.log(f"  {label}: frozen probe {r['test_accuracy']:.1%}, fine-tuned {acc:.1%}")
     s.figures["finetune"] = plots.grouped_bars(
         {n: {"frozen linear probe": r["frozen"], "fine-tuned": r["finetuned"]} for n, r in out["encoders"].items()},

@@ -38,10 +38,11 @@ FIGURES = {
 def run(s, cfg: Config) -> dict[str, Any]:
     labelled, test = s.split.labelled, s.split.test
     y_lab, y_test = s.split.y[labelled], s.split.y[test]
-    subsets = {
+    subsets = {  # a curve with no points (e.g. fractions = ()) is left out
         "label_fraction": {f: splits.label_fraction(y_lab, f, s.cfg.split_seed) for f in sorted(cfg.fractions)},
         "images_per_class": {n: splits.per_class(y_lab, n, s.cfg.split_seed) for n in sorted(cfg.per_class)},
     }
+    subsets = {kind: subs for kind, subs in subsets.items() if subs}
     retrained = [n for n in s.h if s.uses_labels(n)]
     out: dict[str, Any] = {"retrained": retrained}
     for kind, subs in subsets.items():
@@ -61,10 +62,10 @@ def run(s, cfg: Config) -> dict[str, Any]:
             out[kind][name] = {k: known[k] for k in subs}
         s.log(f"  {kind}: " + "; ".join(f"{n} " + " ".join(f"{k:g}: {v:.0%}" for k, v in c.items())
                                         for n, c in out[kind].items()))
-    s.figures["label_fraction"] = plots.curves(out["label_fraction"], "fraction of labelled training images",
-                                               s.chance, tuple(retrained))
-    s.figures["images_per_class"] = plots.curves(out["images_per_class"], "labelled training images per class",
-                                                 s.chance, tuple(retrained))
+    for kind, axis in (("label_fraction", "fraction of labelled training images"),
+                       ("images_per_class", "labelled training images per class")):
+        if kind in out:
+            s.figures[kind] = plots.curves(out[kind], axis, s.chance, tuple(retrained))
     out["sizes"] = {kind: {k: len(p) for k, p in subs.items()} for kind, subs in subsets.items()}
     return out
 
@@ -74,6 +75,8 @@ def table(r: dict[str, Any], encoders: list[str]) -> dict[str, str]:
 
     out = {}
     for kind, label in (("label_fraction", "fraction of labels"), ("images_per_class", "labels per class")):
+        if kind not in r["sizes"]:
+            continue
         sizes = r["sizes"][kind]  # {point: number of labelled images}, in curve order
         rows = [[n + ("*" if n in r["retrained"] else "")] + [pct(r[kind][n][k]) for k in sizes] for n in encoders]
         out[kind] = html_table([label] + [f"{k} ({sizes[k]})" for k in sizes], rows)

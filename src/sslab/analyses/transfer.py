@@ -49,7 +49,7 @@ def run(s, cfg: Config) -> dict[str, Any]:
                                      "knn": KNNProbe().fit(h_fit, y_fit).score(h_test, y_test)}
         confusions[name] = probe.confusion(h_test, y_test)
         if cfg.finetune:
-            r["finetuned"], tuned[name] = s.finetune(name, t.train, t.y, t.test, cfg)
+            r["finetuned"], tuned[name], _ = s.finetune(name, t.train, t.y, t.test, cfg)
         s.log(f"  {name}: held-out classes, linear {r['linear']:.1%}, kNN {r['knn']:.1%}"
               + (f", fine-tuned {r['finetuned']:.1%}" if cfg.finetune else ""))
     bars = {"linear probe": "linear", "kNN": "knn"} | ({"fine-tuned": "finetuned"} if cfg.finetune else {})

@@ -1,4 +1,8 @@
-"""Supervised: the encoder and a linear head trained end to end on the target labels (cross-entropy)."""
+"""Supervised: the encoder and a linear head trained end to end on the target labels (cross-entropy).
+
+No augmentation by default (the tutorial's and the blog's baselines); `augment` names a view recipe
+drawn once per image and step (the UvA tutorial's baseline: `supervised`, mild crops and flips).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sslab import nets
+from sslab import nets, views
+from sslab.errors import SslabError
 from sslab.views.ops import to_float
 from sslab.methods import Method, register
 from sslab.methods._net import NetConfig
@@ -19,6 +24,12 @@ class SupervisedConfig(NetConfig):
     epochs: int = 8
     batch_size: int = 128
     lr: float = 2e-3
+    augment: str = ""  # a view recipe applied to each training batch (`sslab views`); "": none
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.augment and self.augment not in views.REGISTRY:
+            raise SslabError(f"augment {self.augment!r} is not a view recipe; recipes: {', '.join(views.REGISTRY)}")
 
 
 @register
@@ -30,10 +41,16 @@ class Supervised(Method):
         super().__init__(cfg, image_shape, n_classes)
         self.encoder = nets.build(cfg.encoder, image_shape)
         self.head = nn.Linear(self.encoder.feat_dim, n_classes)
+        self.recipe = views.build(cfg.augment) if cfg.augment else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(x))  # (B, n_classes) logits
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        loss = F.cross_entropy(self(to_float(x)).float(), y)
+        if self.recipe is None:
+            v = to_float(x)
+        else:
+            with torch.autocast(x.device.type, enabled=False):  # pixel geometry in fp32, as SimCLR's views
+                v = self.recipe(x, generator)
+        loss = F.cross_entropy(self(v).float(), y)
         return loss, {"loss": loss.item()}
