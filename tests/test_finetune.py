@@ -1,5 +1,7 @@
 """Fine-tuning: a copy of the encoder and a new head trained end to end; the trained original stays as it was."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -38,10 +40,13 @@ def test_finetuning_moves_a_copy_and_learns_the_labels():
     assert all(torch.equal(v, m.state_dict()[k]) for k, v in before.items())  # the original is untouched
     moved = [k for k, v in model.inner.state_dict().items() if k in before and not torch.equal(v, before[k])]
     assert any(k.endswith("weight") for k in moved)  # the encoder's weights moved, not only the head's
+    assert not any("running" in k for k in moved)  # BatchNorm statistics stay the trained encoder's (freeze_bn)
     acc, confusion = score(model, x, y, test, "fp32")
     assert acc > 0.9 and confusion.shape == (3, 3) and confusion.sum() == len(test)  # chance is 1/3
     assert acc == pytest.approx(float((predict(model, x, test, "fp32") == y[test]).double().mean()))
     assert not model.training
+    loose = finetune(m, x, y, idx, dataclasses.replace(cfg, epochs=1, freeze_bn=False), torch.Generator(), "fp32")
+    assert not torch.equal(loose.inner.encoder.blocks[0][1].running_mean, m.encoder.blocks[0][1].running_mean)
 
 
 def test_finetuning_a_variant_and_a_method_without_weights(images):

@@ -8,8 +8,11 @@ SimCLR above its projection head) and trains both with the one training loop (ss
 AdamW, cosine decay, no augmentation. The head starts from the frozen linear probe fitted on the
 same images (`head_init = "probe"`, LP-FT: Kumar et al. 2022), so fine-tuning starts where the probe
 ends and a small learning rate does not first spend its steps, and the features, on a random head;
-`"random"` is the lab's fresh head. Encoders without trainable weights (raw
-pixels, PCA) have nothing to fine-tune: only their head trains, which is a linear probe by SGD.
+`"random"` is the lab's fresh head. BatchNorm layers keep the trained encoder's statistics
+(`freeze_bn`): the few labelled images of one task (56 images of 2 classes in RetinaMNIST's transfer
+task) would otherwise replace them within ten steps and move every feature the head was fitted on.
+Encoders without trainable weights (raw pixels, PCA) have nothing to fine-tune: only their head
+trains, which is a linear probe by SGD.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class FinetuneConfig(TrainConfig):
     weight_decay: float = 1e-5
     warmup_epochs: float = 0.0
     head_init: str = "probe"  # "probe": the frozen L-BFGS probe's weights (LP-FT); "random": a fresh head (the lab)
+    freeze_bn: bool = True  # BatchNorm keeps the trained encoder's statistics (eval mode); False: batch statistics
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -61,7 +65,7 @@ class FineTuned(Method):
 
     def train(self, mode: bool = True) -> "FineTuned":
         super().train(mode)
-        self.inner.train(mode)  # the method's own train() (DINO keeps its teacher in eval mode)
+        self.inner.train(mode and not self.cfg.freeze_bn)  # the method's own train() (DINO keeps its teacher in eval)
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
