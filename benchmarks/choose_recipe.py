@@ -3,6 +3,7 @@ accuracy (linear and kNN probes). Test accuracy is never printed: recipes are ch
 
     .venv/bin/python benchmarks/choose_recipe.py --data ../shared/data/retinamnist.npz \
         --method simclr --setting temperature --values 0.1,0.2,0.5 [--set simclr.epochs=60] [--threads 2]
+        [--study medmnist]   # the named study's protocol, encoder, views and settings apply
 
 Each value runs `sslab run` with that encoder alone and no analyses, into a temporary folder.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from sslab import studies
 from sslab.study import StudyConfig, run
 
 
@@ -27,6 +29,7 @@ def main() -> None:
     ap.add_argument("--method", required=True, help="encoder name, e.g. simclr or supervised")
     ap.add_argument("--setting", required=True, help="the setting to vary, e.g. temperature")
     ap.add_argument("--values", required=True, help="comma-separated values")
+    ap.add_argument("--study", help="a named study or study file whose settings apply (e.g. medmnist)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="other settings, name.key=value")
     ap.add_argument("--seeds", default="2021", help="comma-separated training seeds (the split stays fixed)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -36,8 +39,10 @@ def main() -> None:
     print(f"{'value':>10}{'seed':>6}{'val linear':>12}{'val kNN':>10}{'train s':>9}")
     for value in args.values.split(","):
         for seed in args.seeds.split(","):
-            cfg = StudyConfig(data=args.data, encoders=(args.method,), analyses=(), seed=int(seed),
-                              overrides=(*args.overrides, f"{args.method}.{args.setting}={value}"))
+            base = studies.read(args.study) if args.study else {}
+            cfg = StudyConfig(**{**base, "data": args.data, "encoders": (args.method,), "analyses": (), "seed": int(seed),
+                                 "overrides": (*base.get("overrides", ()), *args.overrides,
+                                               f"{args.method}.{args.setting}={value}")})
             with tempfile.TemporaryDirectory() as tmp:
                 t0 = time.perf_counter()
                 res = run(cfg, Path(tmp) / "r", log=lambda m: None)

@@ -280,3 +280,17 @@ def test_named_studies_resolve_and_say_what_they_ask(study):
         assert len(fields["about"]) > 300 and fields["needs_data"]
         r = CliRunner().invoke(main, ["run", study, "--out", "nowhere"])
         assert r.exit_code == 2 and f"the {study} study needs --data" in r.output
+
+
+def test_quick_and_epochs_override_a_study_files_epochs():
+    from sslab import studies
+    from sslab.data import from_arrays, splits
+    from sslab.study import StudyConfig, plan
+
+    images = from_arrays(torch.randint(0, 256, (200, 3, 32, 32), dtype=torch.uint8), torch.arange(200) % 4)
+    split = splits.make_split(images)
+    fields = studies.read("stl10")  # simclr 500 epochs, supervised 100
+    assert plan(StudyConfig(**fields), images, split).methods["simclr"].epochs == 500
+    quick = plan(StudyConfig(**fields, quick=True), images, split).methods
+    assert quick["simclr"].epochs == quick["supervised"].epochs == 3 and quick["simclr"].temperature == 0.07
+    assert plan(StudyConfig(**fields, quick=True, epochs=1), images, split).methods["supervised"].epochs == 1

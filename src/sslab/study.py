@@ -58,8 +58,8 @@ class StudyConfig:
     val_fraction: float = 0.1  # carved from train (stratified) for data without a validation split
     split_seed: int = 2021  # seeds the splits, so several training seeds can share one split
     seed: int = 2021  # seeds the initialisations and the augmentations
-    quick: bool = False  # smoke-test profile: 5,000 images, 3 epochs per trained encoder
-    epochs: int | None = None  # train every trained encoder for this many epochs (None: its recipe)
+    quick: bool = False  # smoke-test profile: 5,000 images, 3 epochs per trained encoder (over any epochs setting)
+    epochs: int | None = None  # train every trained encoder for this many epochs (None: its recipe; over --set)
     overrides: tuple[str, ...] = ()  # "name.setting=value" for a method, encoder or analysis
     precision: str = "bf16"  # "bf16" autocast or "fp32"
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:1", ...
@@ -188,10 +188,10 @@ def plan(cfg: StudyConfig, images: Images, split: splits.Split) -> Plan:
         fields = {f.name for f in dataclasses.fields(cls.Config)}
         values: dict[str, Any] = {k: v for k, v in (("encoder", encoder), ("views", views_name)) if k in fields}
         values |= recipe.get(method, {})
-        epochs = QUICK_EPOCHS if cfg.quick else cfg.epochs
+        values |= {**variant, **settings.get(method, {}), **settings.get(name, {})}
+        epochs = cfg.epochs or (QUICK_EPOCHS if cfg.quick else None)  # over any method's own (a study file's too)
         if cls.Config.epochs > 0 and epochs is not None:
             values["epochs"] = epochs
-        values |= {**variant, **settings.get(method, {}), **settings.get(name, {})}
         resolved[name] = methods.make_config(method, values)
         try:  # build it once without memory: a layer, encoder or size that cannot work fails now
             with torch.device("meta"):
