@@ -57,7 +57,8 @@ def main() -> None:
               "(default 0.1).")
 @click.option("--seed", type=int, help="Seeds initialisations and augmentations (default 2021).")
 @click.option("--split-seed", type=int, help="Seeds the splits, separately, so seeds can share a split (default 2021).")
-@click.option("--epochs", type=int, help="Train every trained encoder for this many epochs (default: its recipe).")
+@click.option("--epochs", type=int, help="Train every trained encoder for this many epochs (default: its recipe; "
+              "over a study file's own and over --quick's 3).")
 @click.option("--set", "overrides", multiple=True, metavar="NAME.KEY=VALUE",
               help="A method, encoder or analysis setting, e.g. --set simclr.temperature=0.2 (repeatable).")
 @click.option("--probe", type=click.Choice(["lbfgs", "tutorial", "uva"]),
