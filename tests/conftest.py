@@ -13,11 +13,9 @@ import pytest
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def raises(message: str):
-    """pytest.raises for the one-line SslabError whose text contains `message` literally."""
-    from sslab.errors import SslabError
-
-    return pytest.raises(SslabError, match=re.escape(message))
+def literal(message: str) -> str:
+    """A `match=` pattern for pytest.raises that finds `message` literally in the error's text."""
+    return re.escape(message)
 
 
 def shared(name: str) -> Path:

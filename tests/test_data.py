@@ -5,7 +5,7 @@ import gzip
 
 import numpy as np
 import pytest
-from conftest import raises
+from conftest import literal
 import torch
 
 import sslab.data
@@ -30,10 +30,10 @@ def check_marker(x):
 # --- generic ----------------------------------------------------------------------------------------
 
 def test_missing_and_unrecognised_paths(tmp_path):
-    with raises("data not found"):
+    with pytest.raises(SslabError, match=literal("data not found")):
         load(tmp_path / "nothing.npz")
     (tmp_path / "notes.txt").write_text("hello")
-    with raises(f"{tmp_path / 'notes.txt'}: not a dataset sslab reads. It reads: "):
+    with pytest.raises(SslabError, match=literal(f"{tmp_path / 'notes.txt'}: not a dataset sslab reads. It reads: ")):
         load(tmp_path / "notes.txt")
     np.savez(tmp_path / "other.npz", a=np.zeros(3))
     with pytest.raises(SslabError, match="MedMNIST npz"):  # the message lists the formats
@@ -96,21 +96,21 @@ def test_medmnist_unknown_subset_names_classes_by_number(tmp_path):
 def test_medmnist_errors(tmp_path):
     x = np.zeros((4, 28, 28), np.uint8)
     np.savez(tmp_path / "chestmnist.npz", train_images=x, train_labels=np.zeros((4, 14), np.uint8))
-    with raises(f"{tmp_path / 'chestmnist.npz'}: train_labels is (4, 14), multi-label data (as ChestMNIST); "
-                "sslab reads single-label data"):
+    with pytest.raises(SslabError, match=literal(f"{tmp_path / 'chestmnist.npz'}: train_labels is (4, 14), multi-label data (as ChestMNIST); "
+                "sslab reads single-label data")):
         load(tmp_path / "chestmnist.npz")
     np.savez(tmp_path / "a.npz", train_images=x)
-    with raises("a.npz: has train_images but no train_labels"):
+    with pytest.raises(SslabError, match=literal("a.npz: has train_images but no train_labels")):
         load(tmp_path / "a.npz")
     np.savez(tmp_path / "b.npz", train_images=x, train_labels=np.zeros(5, np.uint8))
-    with raises("b.npz: the train split has 4 images but 5 labels"):
+    with pytest.raises(SslabError, match=literal("b.npz: the train split has 4 images but 5 labels")):
         load(tmp_path / "b.npz")
     np.savez(tmp_path / "pneumoniamnist.npz", train_images=x, train_labels=np.array([0, 1, 2, 1]))
-    with raises("label 2 in the train split is out of range: 2 classes (normal, pneumonia)"):
+    with pytest.raises(SslabError, match=literal("label 2 in the train split is out of range: 2 classes (normal, pneumonia)")):
         load(tmp_path / "pneumoniamnist.npz")
     np.savez(tmp_path / "organmnist3d.npz", train_images=np.zeros((2, 28, 28, 28), np.uint8),
              train_labels=np.zeros((2, 1), np.uint8))
-    with raises("must be uint8 (N, H, W) or (N, H, W, 3)"):
+    with pytest.raises(SslabError, match=literal("must be uint8 (N, H, W) or (N, H, W, 3)")):
         load(tmp_path / "organmnist3d.npz")
 
 
@@ -187,30 +187,30 @@ def test_mnist_errors(tmp_path):
         return d
 
     d = folder("magic", train_images_idx3=lambda b: (0x801).to_bytes(4, "big") + b[4:])
-    with raises(f"{d / 'train-images-idx3-ubyte'}: not an IDX images file: magic number 0x00000801, "
-                "expected 0x00000803"):
+    with pytest.raises(SslabError, match=literal(f"{d / 'train-images-idx3-ubyte'}: not an IDX images file: magic number 0x00000801, "
+                "expected 0x00000803")):
         load(d)
     d = folder("short", train_images_idx3=lambda b: b[:-100])
-    with raises(f"{d / 'train-images-idx3-ubyte'}: 30 images of 28x28 need 23,536 bytes but the file holds "
-                "23,436 (truncated?)"):
+    with pytest.raises(SslabError, match=literal(f"{d / 'train-images-idx3-ubyte'}: 30 images of 28x28 need 23,536 bytes but the file holds "
+                "23,436 (truncated?)")):
         load(d)
     d = folder("shortgz", gz=True, train_images_idx3=lambda b: gzip.compress(gzip.decompress(b)[:-100]))
-    with raises(f"{d / 'train-images-idx3-ubyte.gz'}: 30 images of 28x28 need 23,536 bytes but the file "
-                "holds 23,436 (truncated?)"):
+    with pytest.raises(SslabError, match=literal(f"{d / 'train-images-idx3-ubyte.gz'}: 30 images of 28x28 need 23,536 bytes but the file "
+                "holds 23,436 (truncated?)")):
         load(d)
     d = folder("cutgz", gz=True, train_images_idx3=lambda b: b[: len(b) // 2])
-    with raises(f"{d / 'train-images-idx3-ubyte.gz'}: truncated or corrupt"):
+    with pytest.raises(SslabError, match=literal(f"{d / 'train-images-idx3-ubyte.gz'}: truncated or corrupt")):
         load(d)
     d = folder("cutheader", t10k_labels_idx1=lambda b: b[:5])
-    with raises(f"{d / 't10k-labels-idx1-ubyte'}: truncated: 5 bytes, shorter than an IDX labels header"):
+    with pytest.raises(SslabError, match=literal(f"{d / 't10k-labels-idx1-ubyte'}: truncated: 5 bytes, shorter than an IDX labels header")):
         load(d)
     d = folder("labels", train_labels_idx1=lambda b: idx_labels(np.zeros(29, np.uint8)))
-    with raises(f"{d}: train-images-idx3-ubyte holds 30 images but train-labels-idx1-ubyte holds 29 labels"):
+    with pytest.raises(SslabError, match=literal(f"{d}: train-images-idx3-ubyte holds 30 images but train-labels-idx1-ubyte holds 29 labels")):
         load(d)
     d = folder("range", train_labels_idx1=lambda b: idx_labels(np.full(30, 12, np.uint8)))
-    with raises(f"{d}: label 12 in the train split is out of range: 10 classes"):
+    with pytest.raises(SslabError, match=literal(f"{d}: label 12 in the train split is out of range: 10 classes")):
         load(d)
     d = folder("nolabels")
     (d / "t10k-labels-idx1-ubyte").unlink()
-    with raises(f"{d}: has test images but no t10k-labels-idx1-ubyte[.gz]"):
+    with pytest.raises(SslabError, match=literal(f"{d}: has test images but no t10k-labels-idx1-ubyte[.gz]")):
         load(d)

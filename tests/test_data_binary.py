@@ -5,7 +5,7 @@ import tarfile
 
 import numpy as np
 import pytest
-from conftest import raises
+from conftest import literal
 
 import sslab.data
 from sslab.data import files, load
@@ -93,30 +93,30 @@ def test_cifar_errors(tmp_path):
     folder = tmp_path / "cifar-10-batches-bin"
     write_cifar10(folder, batches=(1,))
     (folder / "test_batch.bin").write_bytes((folder / "test_batch.bin").read_bytes()[:-10])
-    with raises(f"{folder / 'test_batch.bin'}: 15,355 bytes is not a whole number of 3073-byte CIFAR records "
-                "(4 and 3063 bytes over): truncated?"):
+    with pytest.raises(SslabError, match=literal(f"{folder / 'test_batch.bin'}: 15,355 bytes is not a whole number of 3073-byte CIFAR records "
+                "(4 and 3063 bytes over): truncated?")):
         load(folder)
     (folder / "test_batch.bin").write_bytes(cifar_batch(images(2, 3, 32, 32), [[3], [10]]))
-    with raises(f"{folder}: label 10 in the test split is out of range: 10 classes"):
+    with pytest.raises(SslabError, match=literal(f"{folder}: label 10 in the test split is out of range: 10 classes")):
         load(folder)
 
     python = tmp_path / "cifar-10-batches-py"
     python.mkdir()
     for name in ("data_batch_1", "test_batch", "batches.meta"):
         (python / name).write_bytes(b"\x80\x04pickled")
-    with raises(f"{python}: this is CIFAR's python version (pickled batches), and sslab never unpickles a "
-                "user's file; download the binary version instead (cifar-10-binary.tar.gz"):
+    with pytest.raises(SslabError, match=literal(f"{python}: this is CIFAR's python version (pickled batches), and sslab never unpickles a "
+                "user's file; download the binary version instead (cifar-10-binary.tar.gz")):
         load(python)
     with tarfile.open(tmp_path / "cifar-10-python.tar.gz", "w:gz") as tar:
         tar.add(python, "cifar-10-batches-py")
-    with raises("cifar-10-python.tar.gz: this is CIFAR's python version"):
+    with pytest.raises(SslabError, match=literal("cifar-10-python.tar.gz: this is CIFAR's python version")):
         load(tmp_path / "cifar-10-python.tar.gz")
 
     with tarfile.open(tmp_path / "cifar-10-binary.tar.gz", "w:gz") as tar:
         tar.add(folder / "data_batch_1.bin", "cifar-10-batches-bin/data_batch_1.bin")
     cut = tmp_path / "cut.tar.gz"
     cut.write_bytes((tmp_path / "cifar-10-binary.tar.gz").read_bytes()[:9000])
-    with raises(f"{cut}: truncated or corrupt"):
+    with pytest.raises(SslabError, match=literal(f"{cut}: truncated or corrupt")):
         load(cut)
 
 
@@ -159,14 +159,14 @@ def test_stl10(tmp_path, monkeypatch):
 def test_stl10_errors(tmp_path):
     folder = tmp_path / "bad_label"
     write_stl10(folder, labels=[1, 2, 11, 3, 4, 5])
-    with raises(f"{folder / 'train_y.bin'}: label 11 out of range: STL-10 labels are 1..10 on disk"):
+    with pytest.raises(SslabError, match=literal(f"{folder / 'train_y.bin'}: label 11 out of range: STL-10 labels are 1..10 on disk")):
         load(folder)
     folder = tmp_path / "short_labels"
     write_stl10(folder, labels=[1, 2, 3])
-    with raises(f"{folder / 'train_y.bin'}: 3 labels but train_X.bin holds 6 images"):
+    with pytest.raises(SslabError, match=literal(f"{folder / 'train_y.bin'}: 3 labels but train_X.bin holds 6 images")):
         load(folder)
     folder = tmp_path / "cut"
     write_stl10(folder)
     (folder / "test_X.bin").write_bytes((folder / "test_X.bin").read_bytes()[:-1])
-    with raises(f"{folder / 'test_X.bin'}: 110,591 bytes is not a whole number of 3x96x96 images"):
+    with pytest.raises(SslabError, match=literal(f"{folder / 'test_X.bin'}: 110,591 bytes is not a whole number of 3x96x96 images")):
         load(folder)
