@@ -299,3 +299,14 @@ def test_affine_and_perspective_matrices_match_kornia():
     torch.testing.assert_close(ops.homographies(start, end),
                                kornia.geometry.transform.get_perspective_transform(start.expand(n, 4, 2), end),
                                atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_views_are_fp32_and_the_same_under_autocast(name):
+    """A training step runs under bf16 autocast; the recipe itself turns it off (sample points must not move)."""
+    recipe, x = views.build(name), images(SHAPES["rgb32"])
+    plain = recipe(x, gen(3))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under = recipe(x, gen(3))
+    for a, b in zip(plain if isinstance(plain, list) else [plain], under if isinstance(under, list) else [under]):
+        assert b.dtype == torch.float32 and torch.equal(a, b)

@@ -9,8 +9,9 @@ AdamW, cosine decay, no augmentation. The head starts from the frozen linear pro
 same images (`head_init = "probe"`, LP-FT: Kumar et al. 2022), so fine-tuning starts where the probe
 ends and a small learning rate does not first spend its steps, and the features, on a random head;
 `"random"` is the lab's fresh head. BatchNorm layers keep the trained encoder's statistics
-(`freeze_bn`): the few labelled images of one task (56 images of 2 classes in RetinaMNIST's transfer
-task) would otherwise replace them within ten steps and move every feature the head was fitted on.
+(`freeze_bn`): otherwise the few labelled images of one task replace them within a few steps, and
+the features move away from those the head was fitted on (on RetinaMNIST's transfer task, 56 images
+of 2 grades, the supervised encoder's fine-tuned accuracy fell to 26.8%, against 82.1% with them kept).
 Encoders without trainable weights (raw pixels, PCA) have nothing to fine-tune: only their head
 trains, which is a linear probe by SGD.
 """
@@ -90,17 +91,17 @@ def finetune(method: Method, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor
     if variant is not None and variant not in variants:
         raise SslabError(f"{method.name} has no variant {variant!r}; variants: {', '.join(variants) or 'none'}")
     read = variants[variant] if variant is not None else None
-    k = int(y.max()) + 1
-    h = extract(method, x, precision, idx=idx.to(x.device), features=read)
-    model = FineTuned(method, k, cfg, variant, h.shape[1]).to(x.device)
+    seen = idx if cfg.head_init == "probe" else idx[:2]  # the probe needs every image; a fresh head its width
+    h = extract(method, x, precision, idx=seen.to(x.device), features=read)
+    model = FineTuned(method, int(y.max()) + 1, cfg, variant, h.shape[1]).to(x.device)
     if cfg.head_init == "probe":
-        _probe_head(model.head, LinearProbe().fit(h, y[idx].cpu()), k)
+        _probe_head(model.head, LinearProbe().fit(h, y[idx].cpu()))
     fit(model, x, y, generator, precision, idx=idx)
     return model
 
 
 @torch.no_grad()
-def _probe_head(head: nn.Linear, probe: LinearProbe, k: int) -> None:
+def _probe_head(head: nn.Linear, probe: LinearProbe) -> None:
     """Set head to the probe's map, standardisation folded in; classes the probe never saw get a low bias."""
     w = (probe.coef_ / probe.std_[:, None]).T  # (k_seen, D)
     b = probe.intercept_ - (probe.mean_ / probe.std_) @ probe.coef_

@@ -109,8 +109,7 @@ class DINO(Method):
         return self.head(self.encoder(x))  # (B, out_dim): the student's output
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        with torch.autocast(x.device.type, enabled=False):  # pixel geometry in fp32, as SimCLR's views
-            crops = self.recipe(x, generator)  # 2 global, then n_local local crops: each (B, C, H, W)
+        crops = self.recipe(x, generator)  # 2 global, then n_local local crops: each (B, C, H, W)
         student = self(torch.cat(crops)).view(len(crops), len(x), -1)  # (V, B, K)
         with torch.no_grad():
             teacher = self.teacher["head"](self.teacher["encoder"](torch.cat(crops[:2]))).view(2, len(x), -1)

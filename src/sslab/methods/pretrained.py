@@ -4,8 +4,9 @@
 read with `weights_only=True`, so a file can never run code (a pickled whole module is refused).
 Its tensors are matched to the encoder's by name, after removing the longest common prefix on
 either side (`encoder.`, `module.`, `backbone.` ...); failing that, by order and shape (a torch
-state dict keeps its order; safetensors sorts names); failing that, one error lists what does not match. Any other nn.Module comes in through the Python API:
-`Pretrained.wrap(module)` (see sslab.study.run's `modules`). This is how features trained
+state dict keeps its order; safetensors sorts names); failing that, one error lists what does not
+match. Any other nn.Module comes in through the Python API: `Pretrained.wrap(module)` (see
+sslab.study.run's `modules`). This is how features trained
 elsewhere (e.g. CLIP's, which would need a download here) enter a study beside sslab's own.
 """
 

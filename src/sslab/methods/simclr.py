@@ -87,8 +87,7 @@ class SimCLR(Method):
 
     def views(self, x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Two independent random views of each image: uint8 (B, C, H, W) -> 2 x float (B, C, H, W)."""
-        with torch.autocast(x.device.type, enabled=False):  # pixel geometry in fp32 (bf16 would move samples)
-            v = self.recipe(torch.cat([x, x]), generator)  # one call: every image its own parameters anyway
+        v = self.recipe(torch.cat([x, x]), generator)  # one call: every image its own parameters anyway
         return v[: len(x)], v[len(x):]
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:

@@ -47,10 +47,6 @@ class Supervised(Method):
         return self.head(self.encoder(x))  # (B, n_classes) logits
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        if self.recipe is None:
-            v = to_float(x)
-        else:
-            with torch.autocast(x.device.type, enabled=False):  # pixel geometry in fp32, as SimCLR's views
-                v = self.recipe(x, generator)
+        v = to_float(x) if self.recipe is None else self.recipe(x, generator)
         loss = F.cross_entropy(self(v).float(), y)
         return loss, {"loss": loss.item()}

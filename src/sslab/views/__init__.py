@@ -2,7 +2,8 @@
 
 A recipe is a frozen dataclass of its settings with the teaching material's defaults. Called as
 `recipe(x, generator)` on a uint8 batch (B, C, H, W) on any device, it returns ONE random view of
-each image, float (B, C, H, W) in [0, 1] (multicrop returns a list of crops). Every image gets its
+each image, float (B, C, H, W) in [0, 1] (multicrop returns a list of crops), computed in fp32 even
+under autocast; a recipe module defines `draw(x, generator)`. Every image gets its
 own random parameters, all drawn from the explicit generator (on x's device), so generators seeded
 alike give identical views; the batch is transformed at once (sslab.views.ops), never image by image.
 On 1-channel images a recipe skips what needs colour (`grey_skips`); brightness and contrast still apply.
@@ -34,7 +35,14 @@ class Recipe:
     grey_skips: ClassVar[tuple[str, ...]] = ()  # operations left out on 1-channel images (they need colour)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """uint8 (B, C, H, W) -> float (B, C, H, W) in [0, 1]: one random view of each image."""
+        """uint8 (B, C, H, W) -> float (B, C, H, W) in [0, 1]: one random view of each image (`draw`),
+        always computed in fp32, whatever autocast is on (bf16 sampling grids would move sample points
+        by up to about a tenth of a pixel)."""
+        with torch.autocast(x.device.type, enabled=False):
+            return self.draw(x, generator)
+
+    def draw(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The recipe itself; subclasses define it (called through __call__)."""
         raise NotImplementedError
 
     @classmethod

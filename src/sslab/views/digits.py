@@ -48,7 +48,7 @@ class DigitsViews(Recipe):
         check_between("blur_p", self.blur_p, 0, 1)
         check_between("n_blurs", self.n_blurs, 0)
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def draw(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """uint8 (B, C, H, W) -> float (B, C, H, W) in [0, 1], zeros where the warp leaves the frame."""
         b, _, h, w = x.shape
         g = generator

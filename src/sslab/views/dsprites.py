@@ -25,7 +25,7 @@ class DspritesViews(Recipe):
         check_range("scale", self.scale)
         check_choice("mode", self.mode, ("nearest", "bilinear"))
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def draw(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """uint8 (B, C, H, W) -> float (B, C, H, W) in {0, 1} for binary input (nearest), zeros outside."""
         b, _, h, w = x.shape
         matrices = ops.affine_matrices(generator, b, h, w, self.degrees, self.translate, self.scale)  # (B, 3, 3)

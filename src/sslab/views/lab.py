@@ -41,7 +41,7 @@ class LabViews(Recipe):
         check_kernel("blur_kernel", self.blur_kernel)
         check_range("blur_sigma", self.blur_sigma, 1e-3)  # a Gaussian needs a positive sigma
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def draw(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """uint8 (B, C, H, W) -> float (B, C, H, W) in [0, 1]: one view of each image."""
         return self.view(x, generator, self.scale, tuple(x.shape[-2:]), self.blur_p)
 

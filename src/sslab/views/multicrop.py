@@ -29,7 +29,7 @@ class MulticropViews(LabViews):
         if self.local_size is not None:
             check_between("local_size", self.local_size, 1)
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> list[torch.Tensor]:  # type: ignore[override]
+    def draw(self, x: torch.Tensor, generator: torch.Generator) -> list[torch.Tensor]:  # type: ignore[override]
         """uint8 (B, C, H, W) -> a LIST of n_global + n_local float views in [0, 1], globals first.
 
         Unlike the other recipes, which return one (B, C, H, W) tensor, this returns every crop of

@@ -323,5 +323,5 @@ def random_blur(x: torch.Tensor, g: torch.Generator, kernel: int, sigma: tuple[f
         return gaussian_blur(x, kernel, s)
     chosen = applied.nonzero().squeeze(1)  # blur only the images drawn (a quarter, at the blog's p)
     out = x.clone()
-    out[chosen] = gaussian_blur(x[chosen], kernel, s[chosen]).to(x.dtype)  # bf16 under autocast
+    out[chosen] = gaussian_blur(x[chosen], kernel, s[chosen]).to(x.dtype)  # x's dtype, whatever the blur's
     return out
