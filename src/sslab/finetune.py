@@ -30,7 +30,6 @@ from sslab.errors import SslabError
 from sslab.methods import Method, TrainConfig
 from sslab.probes import LinearProbe
 from sslab.train import extract, fit
-from sslab.views.ops import to_float
 
 
 @dataclass(frozen=True)
@@ -75,9 +74,10 @@ class FineTuned(Method):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self(x)  # extract() then reads logits
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        loss = F.cross_entropy(self(to_float(x)).float(), y)
-        return loss, {"loss": loss.item()}
+    def objective(self, inputs, generator=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x, y = inputs
+        loss = F.cross_entropy(self(x).float(), y)
+        return loss, {"loss": loss.detach()}
 
 
 def finetune(method: Method, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, cfg: FinetuneConfig,

@@ -102,15 +102,14 @@ def dino_loss(student: torch.Tensor, teacher: torch.Tensor, center: torch.Tensor
         return ce[keep].mean()
 
 
-def ranking(z1: torch.Tensor, z2: torch.Tensor) -> dict[str, float]:
+def ranking(z1: torch.Tensor, z2: torch.Tensor) -> dict[str, torch.Tensor]:
     """The UvA tutorial's SimCLR metrics: for each of the 2B anchors, the rank of its positive among the
     2B - 1 other embeddings by cosine similarity; returns top-1 and top-5 accuracy and the mean position
-    (1 + mean rank)."""
+    (1 + mean rank), as 0-d tensors left on the device."""
     with torch.no_grad(), torch.autocast(z1.device.type, enabled=False):
         n = len(z1)
         z = F.normalize(torch.cat([z1, z2]).float(), dim=1)
         sim = (z @ z.T).fill_diagonal_(float("-inf"))
         pos = sim.gather(1, torch.arange(2 * n, device=z.device).roll(n)[:, None])  # (2B, 1)
         rank = (sim > pos).sum(1).float()  # candidates strictly more similar than the positive
-        return {"top1": (rank < 1).float().mean().item(), "top5": (rank < 5).float().mean().item(),
-                "mean_pos": 1 + rank.mean().item()}
+        return {"top1": (rank < 1).float().mean(), "top5": (rank < 5).float().mean(), "mean_pos": 1 + rank.mean()}

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+from torch import nn
 
-from sslab.views.ops import to_float
+from sslab import checkpoint, distributed
 from sslab.errors import SslabError
 from sslab.methods import Method
+from sslab.monitor import Monitor
+from sslab.views.ops import to_float
 
 
 PREPARE_IMAGES = 20_000  # at most this many training images are handed to Method.prepare
@@ -33,6 +40,34 @@ def autocast(device: torch.device, precision: str):
     return nullcontext()
 
 
+@dataclass(frozen=True)
+class Loop:
+    """How `fit` runs, apart from what it trains: precision, checkpoints, live metrics, distribution, speed."""
+
+    precision: str = "bf16"  # "bf16" autocast or "fp32"
+    checkpoint: Path | None = None  # a training checkpoint file (sslab.checkpoint); resumed from when it exists
+    checkpoint_every: int = 1  # epochs between checkpoints (and one at the end)
+    metrics: Path | None = None  # per-step JSON lines (loss, lr, images/s, ...), appended
+    tensorboard: Path | None = None  # a folder for TensorBoard event files
+    log_every: int = 25  # steps between reads of the logs kept on the device (and non-finite loss checks)
+    distributed: bool = True  # under torchrun: DistributedDataParallel over every rank (no effect otherwise)
+    sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics over the global batch
+    channels_last: bool = False  # NHWC memory layout for the networks' convolutions
+    compile: bool = False  # torch.compile the model side of the step (forward, loss)
+
+
+class Step(nn.Module):
+    """The model side of a training step as a module: forward(inputs) = method.objective(inputs). This is what
+    DistributedDataParallel wraps, so its reducer sees every gradient the loss produces."""
+
+    def __init__(self, method: Method):
+        super().__init__()
+        self.method = method
+
+    def forward(self, inputs: tuple[torch.Tensor, ...], generator: torch.Generator | None = None):
+        return self.method.objective(inputs, generator)
+
+
 def fit(
     method: Method,
     x: torch.Tensor,
@@ -41,14 +76,18 @@ def fit(
     precision: str = "bf16",
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
     idx: torch.Tensor | None = None,
+    loop: Loop | None = None,
 ) -> list[dict[str, float]]:
     """Train `method` on uint8 images x (N, C, H, W) with labels y (N,), both on the method's device.
 
     idx: train on the images at these indices only (default: all), without copying them out of x.
-    One step: lr from the schedule -> method.loss(batch) -> backward -> clip -> AdamW step -> after_step.
+    One step: lr from the schedule -> method.inputs(batch) -> method.objective -> backward -> clip -> AdamW
+    step -> after_step. `loop` sets checkpoints, metrics, distribution and speed options (its precision wins
+    over `precision`). Under torchrun each rank trains its shard of every global batch of cfg.batch_size.
     Returns one record per epoch: the mean of each logged value, plus `seconds`.
     `progress(epoch, epochs, record)` is called after each epoch.
     """
+    loop = loop or Loop(precision=precision)
     cfg = method.cfg
     device = x.device
     idx = torch.arange(len(x), device=device) if idx is None else idx.to(device)
@@ -62,39 +101,133 @@ def fit(
     n = len(idx)
     if n < 2:
         raise SslabError(f"{method.name}: {n} training image(s); BatchNorm needs at least 2 per batch")
+    rank, ranks = distributed.world() if loop.distributed else (0, 1)
+    if cfg.batch_size % ranks:
+        raise SslabError(f"{method.name}: batch_size {cfg.batch_size} does not split over {ranks} processes")
     # Drop the last partial batch (BatchNorm wants full ones); fewer images than a batch make one step.
     n_steps = max(1, n // cfg.batch_size)
+    local = min(n, cfg.batch_size) // ranks  # this rank's share of every global batch
     lrs = lr_schedule(cfg, n_steps)
     params = [p for p in method.parameters() if p.requires_grad]  # not e.g. DINO's EMA teacher
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    history, step, start = [], 0, time.perf_counter()
+    # The permutation is drawn from `generator` on every rank alike; each rank augments from its own stream.
+    views_gen = generator if ranks == 1 else \
+        torch.Generator(generator.device).manual_seed(generator.initial_seed() + 1_000_003 * (rank + 1))
+    generators = {"loop": generator} | ({"views": views_gen} if ranks > 1 else {})
+    history: list[dict[str, float]] = []
+    step = first_epoch = 0
+    if loop.checkpoint is not None and loop.checkpoint.exists():
+        meta = checkpoint.load(loop.checkpoint, method, opt, generators)
+        if meta["config"] != _jsonable(cfg):
+            raise SslabError(f"{loop.checkpoint} was written for other settings of {method.name}; "
+                             f"remove it to train afresh")
+        step, first_epoch, history = meta["step"], meta["epoch"], meta["history"]
+    model = _prepare_model(method, loop, ranks)
+    monitor = Monitor(loop.metrics if rank == 0 else None, loop.tensorboard if rank == 0 else None, method.name)
     method.train()
-    for epoch in range(cfg.epochs):
-        perm = idx[torch.randperm(n, generator=generator, device=generator.device).to(device)]
-        sums: dict[str, float] = {}
-        for i in range(n_steps):
-            batch = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-            for group in opt.param_groups:
-                group["lr"] = lrs[step].item()
-            with autocast(device, precision):
-                loss, logs = method.loss(x[batch], y[batch], generator)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{method.name}: loss became {loss.item()} at epoch {epoch + 1}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip_grad:
-                torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
-            opt.step()
-            step += 1
-            method.after_step(step / len(lrs))
-            for k, v in logs.items():
-                sums[k] = sums.get(k, 0.0) + v
-        record = {k: v / n_steps for k, v in sums.items()} | {"seconds": time.perf_counter() - start}
-        history.append(record)
-        if progress:
-            progress(epoch + 1, cfg.epochs, record)
+    seconds = history[-1]["seconds"] if history else 0.0
+    try:
+        with distributed.sharded() if ranks > 1 else nullcontext():
+            for epoch in range(first_epoch, cfg.epochs):
+                start = time.perf_counter()
+                perm = idx[torch.randperm(n, generator=generator, device=generator.device).to(device)]
+                sums: dict[str, torch.Tensor] = {}
+                pending: list[tuple[int, float, dict[str, torch.Tensor]]] = []
+                window = time.perf_counter()
+                for i in range(n_steps):
+                    batch = perm[i * cfg.batch_size:][rank * local:(rank + 1) * local]
+                    for group in opt.param_groups:
+                        group["lr"] = lr = float(lrs[step])
+                    with autocast(device, loop.precision):
+                        inputs = method.inputs(x[batch], y[batch], views_gen)
+                        if loop.channels_last:
+                            inputs = tuple(t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t
+                                           for t in inputs)
+                        loss, logs = model(inputs, generator)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if cfg.clip_grad:
+                        torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
+                    opt.step()
+                    step += 1
+                    method.after_step(step / len(lrs))
+                    logs = {"loss": loss.detach(), **logs}
+                    for k, v in logs.items():
+                        sums[k] = sums[k] + v if k in sums else v.detach().float().clone()
+                    pending.append((step, lr, logs))
+                    if len(pending) == loop.log_every or i == n_steps - 1:  # one read of the device per window
+                        now = time.perf_counter()
+                        _flush(pending, epoch, len(pending) * cfg.batch_size / (now - window), monitor,
+                               method.name, loop.checkpoint)
+                        pending, window = [], now
+                seconds += time.perf_counter() - start
+                record = {k: float(v) / n_steps for k, v in sums.items()} | {"seconds": seconds}
+                history.append(record)
+                last = epoch + 1 == cfg.epochs
+                if loop.checkpoint is not None and rank == 0 and (last or (epoch + 1) % loop.checkpoint_every == 0):
+                    checkpoint.save(loop.checkpoint, method, opt, generators,
+                                    {"epoch": epoch + 1, "step": step, "history": history,
+                                     "method": method.name, "config": _jsonable(cfg)})
+                if progress:
+                    progress(epoch + 1, cfg.epochs, record)
+    finally:
+        monitor.close()
+        _restore_batchnorm(method)
     method.eval()
     return history
+
+
+def _flush(pending, epoch: int, images_per_s: float, monitor: Monitor, name: str, ckpt: Path | None) -> None:
+    """Read a window of per-step logs off the device at once; write them; stop at a non-finite loss."""
+    keys = list(pending[0][2])
+    values = torch.stack([torch.stack([logs[k].float() for k in keys]) for _, _, logs in pending]).tolist()
+    records = [{"step": s, "epoch": epoch + 1, "lr": lr, **dict(zip(keys, v)), "images_per_s": round(images_per_s, 1)}
+               for (s, lr, _), v in zip(pending, values)]
+    for r in records:
+        if not math.isfinite(r["loss"]):
+            kept = f"; the last good checkpoint is kept: {ckpt}" if ckpt is not None and ckpt.exists() else ""
+            raise FloatingPointError(f"{name}: loss became {r['loss']} at epoch {epoch + 1}, step {r['step']}{kept}")
+    monitor.write(records)
+
+
+def _prepare_model(method: Method, loop: Loop, ranks: int) -> nn.Module:
+    """The module the loop calls: Step(method), laid out channels_last, synchronised, wrapped and compiled
+    as `loop` asks."""
+    if loop.channels_last:
+        method.to(memory_format=torch.channels_last)
+    if loop.sync_bn and ranks > 1:
+        if next(method.parameters()).device.type != "cuda":
+            raise SslabError("sync_bn needs GPUs: torch's SyncBatchNorm does not run on the CPU")
+        for name, module in list(method.named_modules()):
+            for child_name, child in list(module.named_children()):
+                if isinstance(child, nn.BatchNorm2d | nn.BatchNorm1d):
+                    sync = nn.SyncBatchNorm.convert_sync_batchnorm(child)
+                    sync._sslab_original = type(child)
+                    setattr(module, child_name, sync)
+    model: nn.Module = Step(method)
+    if ranks > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        dev = next(method.parameters()).device
+        model = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    if loop.compile:
+        model = torch.compile(model)
+    return model
+
+
+def _restore_batchnorm(method: Method) -> None:
+    """SyncBatchNorm back to the BatchNorm it replaced, so that nothing after training waits for other ranks."""
+    for module in list(method.modules()):
+        for child_name, child in list(module.named_children()):
+            original = getattr(child, "_sslab_original", None)
+            if original is not None:
+                bn = original(child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats)
+                bn.load_state_dict(child.state_dict())
+                setattr(module, child_name, bn.to(next(child.buffers()).device))
+
+
+def _jsonable(cfg) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
 
 
 @torch.no_grad()

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from sslab.errors import SslabError
+from sslab.views.ops import to_float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,10 +48,14 @@ class TrainConfig:
 
 
 class Method(nn.Module):
-    """The protocol: `loss(x, y, generator)` for one batch, `features(x)` for frozen evaluation.
+    """The protocol: one training step is `objective(inputs(x, y, generator), generator)`; `features(x)`
+    is what frozen evaluation reads.
 
     x is a uint8 batch (B, C, H, W); y the (B,) labels of the study's target (only supervised
-    methods read them). Subclasses set `Config` and build their networks in __init__.
+    methods read them). `inputs` is the data side of a step (augmented views, noise: everything random,
+    drawn from the generator); `objective` the model side (forward pass and loss), which is what
+    DistributedDataParallel wraps and what `sslab bench` times apart from the data side.
+    Subclasses set `Config` and build their networks in __init__.
     """
 
     Config: ClassVar[type[TrainConfig]] = TrainConfig
@@ -64,8 +69,19 @@ class Method(nn.Module):
     def prepare(self, x: torch.Tensor, generator: torch.Generator) -> None:
         """Called once with the training images before training (default: nothing)."""
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+    def inputs(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """A uint8 batch and its labels -> the tensors `objective` reads (default: float images in [0, 1], labels)."""
+        return to_float(x), y
+
+    def objective(self, inputs: tuple[torch.Tensor, ...], generator: torch.Generator | None = None
+                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The loss on one batch of `inputs`, and what to log as 0-d tensors left on the device (no `.item()`).
+        Under torch.distributed each rank holds its shard of the global batch; see sslab.distributed."""
         raise NotImplementedError
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One step's loss and logs on a uint8 batch: objective(inputs(x, y, generator))."""
+        return self.objective(self.inputs(x, y, generator), generator)
 
     def after_step(self, progress: float) -> None:
         """Called after every optimiser step with the share of training done, in (0, 1] (DINO's EMA teacher)."""

@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from sslab.errors import SslabError
 from sslab.methods import Method, TrainConfig
 from sslab.methods._net import frozen_features
-from sslab.views.ops import to_float
 
 
 @dataclass(frozen=True)
@@ -49,10 +48,10 @@ class Autoencoder(Method):
         """The decoder's output -> images in [0, 1] (MSE autoencoders: clipped; the VAE: a sigmoid)."""
         return out.clamp(0, 1)
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        x = to_float(x)
+    def objective(self, inputs, generator=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x = inputs[0]
         loss = F.mse_loss(self.decode(self.encode(x)).float(), x)
-        return loss, {"loss": loss.item()}
+        return loss, {"loss": loss.detach()}
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The code (B, latent), or the output of cfg.layer."""

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sslab import nets, views
+from sslab import distributed, nets, views
 from sslab.errors import SslabError
 from sslab.losses import dino_loss
 from sslab.methods import Method, register
@@ -108,19 +108,23 @@ class DINO(Method):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(x))  # (B, out_dim): the student's output
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        crops = self.recipe(x, generator)  # 2 global, then n_local local crops: each (B, C, H, W)
-        student = self(torch.cat(crops)).view(len(crops), len(x), -1)  # (V, B, K)
+    def inputs(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        return tuple(self.recipe(x, generator))  # 2 global, then n_local local crops: each (B, C, H, W)
+
+    def objective(self, inputs, generator=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        n = len(inputs[0])
+        student = self(torch.cat(inputs)).view(len(inputs), n, -1)  # (V, B, K)
         with torch.no_grad():
-            teacher = self.teacher["head"](self.teacher["encoder"](torch.cat(crops[:2]))).view(2, len(x), -1)
+            teacher = self.teacher["head"](self.teacher["encoder"](torch.cat(inputs[:2]))).view(2, n, -1)
         loss = dino_loss(student, teacher, self.center, self.cfg.student_temp, self.cfg.teacher_temp)
         self._teacher_mean = teacher.float().mean(dim=(0, 1))  # for the centre update after the step
-        return loss, {"loss": loss.item()}
+        return loss, {"loss": loss.detach()}
 
     @torch.no_grad()
     def after_step(self, progress: float) -> None:
         cfg = self.cfg
-        self.center.mul_(cfg.center_momentum).add_(self._teacher_mean, alpha=1 - cfg.center_momentum)
+        batch_centre = distributed.mean(self._teacher_mean)  # over the global batch: every rank's shard
+        self.center.mul_(cfg.center_momentum).add_(batch_centre, alpha=1 - cfg.center_momentum)
         m = cfg.momentum if cfg.momentum_schedule == "constant" else \
             1 - (1 - cfg.momentum) * (math.cos(math.pi * progress) + 1) / 2
         # the teacher is {"encoder", "head"}: its tensors come in the order of the student's

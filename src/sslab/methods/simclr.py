@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from sslab import nets, views
+from sslab.distributed import gather
 from sslab.errors import SslabError
 from sslab.losses import nt_xent, ranking
 from sslab.methods import Method, register
@@ -90,8 +91,12 @@ class SimCLR(Method):
         v = self.recipe(torch.cat([x, x]), generator)  # one call: every image its own parameters anyway
         return v[: len(x)], v[len(x):]
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        v1, v2 = self.views(x, generator)
+    def inputs(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        return self.views(x, generator)
+
+    def objective(self, inputs, generator=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        v1, v2 = inputs
         z = self(torch.cat([v1, v2]))  # one pass: (2B, proj_dim)
-        loss = nt_xent(z[: len(x)], z[len(x):], self.cfg.temperature, self.cfg.neg_pairs, generator)
-        return loss, {"loss": loss.item(), **ranking(z[: len(x)], z[len(x):])}  # the UvA tutorial's metrics
+        z1, z2 = gather(z[: len(v1)]), gather(z[len(v1):])  # the global batch's, with gradients
+        loss = nt_xent(z1, z2, self.cfg.temperature, self.cfg.neg_pairs, generator)
+        return loss, {"loss": loss.detach(), **ranking(z1, z2)}  # the UvA tutorial's metrics

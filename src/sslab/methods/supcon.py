@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from sslab.distributed import gather
 from sslab.losses import supcon
 from sslab.methods import register
 from sslab.methods.simclr import ContrastiveConfig, SimCLR
@@ -27,8 +28,12 @@ class SupCon(SimCLR):
     Config = SupConConfig
     uses_labels = True
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        v1, v2 = self.views(x, generator)
+    def inputs(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        return *self.views(x, generator), y
+
+    def objective(self, inputs, generator=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        v1, v2, y = inputs
         z = self(torch.cat([v1, v2]))  # (2B, proj_dim or feat_dim)
-        loss = supcon(z, torch.cat([y, y]), self.cfg.temperature)
-        return loss, {"loss": loss.item()}
+        z1, z2, y = gather(z[: len(y)]), gather(z[len(y):]), gather(y)  # the global batch, with gradients
+        loss = supcon(torch.cat([z1, z2]), torch.cat([y, y]), self.cfg.temperature)
+        return loss, {"loss": loss.detach()}

@@ -46,7 +46,10 @@ class Supervised(Method):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(x))  # (B, n_classes) logits
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        v = to_float(x) if self.recipe is None else self.recipe(x, generator)
+    def inputs(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        return (to_float(x) if self.recipe is None else self.recipe(x, generator)), y
+
+    def objective(self, inputs, generator=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        v, y = inputs
         loss = F.cross_entropy(self(v).float(), y)
-        return loss, {"loss": loss.item()}
+        return loss, {"loss": loss.detach()}

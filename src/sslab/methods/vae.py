@@ -55,15 +55,19 @@ class VAE(Autoencoder):
         mu = self.mu_head(h)  # (B, latent_dim)
         return self.decoder(mu), mu, self.logvar_head(h)
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        x = to_float(x)
+    def inputs(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """The images in [0, 1] and the reparameterisation noise (B, latent_dim), drawn on the generator's
+        device (it may differ from the batch's), then moved."""
+        eps = torch.randn((len(x), self.mu_head.out_features), generator=generator, device=generator.device)
+        return to_float(x), eps.to(x.device)
+
+    def objective(self, inputs, generator=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x, eps = inputs
         h = self.encoder(x)  # (B, feat_dim)
         mu, logvar = self.mu_head(h), self.logvar_head(h)  # (B, latent_dim) each
-        # drawn on the generator's device (it may differ from the batch's), then moved
-        eps = torch.randn(mu.shape, generator=generator, device=generator.device).to(mu.device)
         z = mu + eps * torch.exp(0.5 * logvar.float())  # reparameterisation trick
         loss, rec, kl = vae_loss(self.decoder(z), x, mu, logvar, self.cfg.beta)
-        return loss, {"loss": loss.item(), "reconstruction": rec.item(), "kl": kl.item()}
+        return loss, {"loss": loss.detach(), "reconstruction": rec.detach(), "kl": kl.detach()}
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The posterior mean mu (B, latent_dim): the features."""
