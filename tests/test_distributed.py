@@ -50,6 +50,7 @@ def _worker(rank: int, world: int, name: str, init: str, out: str) -> None:
         with distributed.sharded():
             result = _step(m, model, shard)
         save_file({k: v.contiguous() for k, v in result.items()}, f"{out}/{rank}.safetensors")
+        dist.barrier()  # no rank leaves while the other still talks to it (gloo aborts otherwise)
     finally:
         dist.destroy_process_group()
 

@@ -272,6 +272,18 @@ def test_blur_matches_kornia_at_the_recipes_kernels(kernel, shape):
 
 
 @pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_warp_affine_matches_kornia(mode):
+    x = torch.rand(6, 2, 28, 24, generator=gen(3))
+    m = ops.affine_matrices(gen(5), 6, 28, 24, 50, 0.1, (0.5, 1.5), 10.0)
+    want = kornia.geometry.transform.warp_affine(x, m[:, :2], (28, 24), mode=mode, align_corners=True).clamp(0, 1)
+    got = ops.warp_affine(x, m, mode)
+    if mode == "bilinear":
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=0)
+    else:  # a sample point on a pixel boundary may round either way
+        assert (got != want).float().mean() < 1e-3
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
 def test_warp_perspective_matches_kornia(mode):
     x = torch.rand(6, 2, 28, 24, generator=gen(3))
     m = ops.perspective_matrices(gen(4), 6, 28, 24, 0.4, 1.0) @ \

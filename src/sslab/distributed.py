@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import warnings
 
 import torch
 import torch.distributed as dist
@@ -74,7 +75,9 @@ def gather(t: torch.Tensor) -> torch.Tensor:
         return torch.cat(parts)
     from torch.distributed.nn.functional import all_gather
 
-    return torch.cat(all_gather(t.contiguous()))
+    with warnings.catch_warnings():  # deprecated for a private API in torch 2.13; still the public one
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.cat(all_gather(t.contiguous()))
 
 
 @torch.no_grad()

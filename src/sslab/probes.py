@@ -101,15 +101,20 @@ class SGDProbe(_Classifier):
         self.optimizer, self.schedule, self.milestones, self.t_max = optimizer, schedule, milestones, t_max
         self.standardise, self.seed = standardise, seed
 
-    def fit(self, h, y) -> "SGDProbe":
-        h, y = as_tensor(h), as_tensor(y, torch.int64)
+    def fit(self, h, y, encode: Callable[[torch.Tensor], torch.Tensor] | None = None) -> "SGDProbe":
+        """encode: h are inputs (e.g. images) and every minibatch is encoded again, as the tutorials did
+        (`sslab bench` compares that with fitting on cached features); no standardisation then."""
+        h, y = (h if encode else as_tensor(h)), as_tensor(y, torch.int64)
         self.classes_, y = torch.unique(y, return_inverse=True)
+        if encode is not None and self.standardise:
+            raise ValueError("standardise needs the features up front, not encoded per batch")
         self.mean_, self.std_ = (h.mean(0), h.std(0).clamp_min(1e-6)) if self.standardise else (0.0, 1.0)
-        h = (h - self.mean_) / self.std_
+        h = (h - self.mean_) / self.std_ if encode is None else h
+        encode = encode or (lambda b: b)
         g = torch.Generator().manual_seed(self.seed)
         with torch.random.fork_rng(devices=[]):  # the layer's initialisation, from the probe's own seed
             torch.manual_seed(self.seed)
-            self.linear_ = torch.nn.Linear(h.shape[1], len(self.classes_))
+            self.linear_ = torch.nn.Linear(encode(h[:1]).shape[1], len(self.classes_))
         opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[self.optimizer]
         opt = opt_cls(self.linear_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.t_max) if self.schedule == "cosine"
@@ -118,7 +123,7 @@ class SGDProbe(_Classifier):
             perm = torch.randperm(len(h), generator=g)
             for i in range(0, len(h), self.batch_size):
                 batch = perm[i : i + self.batch_size]
-                loss = F.cross_entropy(self.linear_(h[batch]), y[batch])
+                loss = F.cross_entropy(self.linear_(encode(h[batch])), y[batch])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

@@ -89,13 +89,13 @@ def fit(
     """
     loop = loop or Loop(precision=precision)
     cfg = method.cfg
-    device = x.device
-    idx = torch.arange(len(x), device=device) if idx is None else idx.to(device)
+    device = next(method.parameters(), x).device  # x may stay on the CPU (pinned batches go over)
+    idx = torch.arange(len(x)) if idx is None else idx.cpu()
     if len(idx) > PREPARE_IMAGES:  # prepare() sees a fixed sample, not a copy of a huge training set
         pick = torch.randperm(len(idx), generator=torch.Generator().manual_seed(0))[:PREPARE_IMAGES]
-        method.prepare(x[idx[pick.sort().values.to(device)]], generator)
+        method.prepare(x[idx[pick.sort().values].to(x.device)].to(device), generator)
     else:
-        method.prepare(x[idx], generator)
+        method.prepare(x[idx.to(x.device)].to(device), generator)
     if cfg.epochs == 0 or not any(p.requires_grad for p in method.parameters()):
         return []
     n = len(idx)
@@ -122,7 +122,7 @@ def fit(
             raise SslabError(f"{loop.checkpoint} was written for other settings of {method.name}; "
                              f"remove it to train afresh")
         step, first_epoch, history = meta["step"], meta["epoch"], meta["history"]
-    model = _prepare_model(method, loop, ranks)
+    model = prepare_model(method, loop, ranks)
     monitor = Monitor(loop.metrics if rank == 0 else None, loop.tensorboard if rank == 0 else None, method.name)
     method.train()
     seconds = history[-1]["seconds"] if history else 0.0
@@ -130,7 +130,7 @@ def fit(
         with distributed.sharded() if ranks > 1 else nullcontext():
             for epoch in range(first_epoch, cfg.epochs):
                 start = time.perf_counter()
-                perm = idx[torch.randperm(n, generator=generator, device=generator.device).to(device)]
+                perm = idx[torch.randperm(n, generator=generator, device=generator.device).cpu()]
                 sums: dict[str, torch.Tensor] = {}
                 pending: list[tuple[int, float, dict[str, torch.Tensor]]] = []
                 window = time.perf_counter()
@@ -138,20 +138,9 @@ def fit(
                     batch = perm[i * cfg.batch_size:][rank * local:(rank + 1) * local]
                     for group in opt.param_groups:
                         group["lr"] = lr = float(lrs[step])
-                    with autocast(device, loop.precision):
-                        inputs = method.inputs(x[batch], y[batch], views_gen)
-                        if loop.channels_last:
-                            inputs = tuple(t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t
-                                           for t in inputs)
-                        loss, logs = model(inputs, generator)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if cfg.clip_grad:
-                        torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
-                    opt.step()
                     step += 1
-                    method.after_step(step / len(lrs))
-                    logs = {"loss": loss.detach(), **logs}
+                    inputs = data_step(method, x, y, batch, views_gen, device, loop)
+                    logs = model_step(model, method, opt, inputs, generator, loop.precision, step / len(lrs))
                     for k, v in logs.items():
                         sums[k] = sums[k] + v if k in sums else v.detach().float().clone()
                     pending.append((step, lr, logs))
@@ -177,6 +166,37 @@ def fit(
     return history
 
 
+def data_step(method: Method, x: torch.Tensor, y: torch.Tensor, batch: torch.Tensor, generator: torch.Generator,
+              device: torch.device, loop: Loop) -> tuple[torch.Tensor, ...]:
+    """The data side of a step: the images at `batch` (uint8, wherever x lives) onto the device (pinned,
+    non-blocking from the CPU to a GPU), then `method.inputs` (views, noise) laid out as `loop` asks."""
+    xb, yb = x[batch.to(x.device)], y[batch.to(y.device)]
+    if xb.device != device:
+        pin = device.type == "cuda"
+        xb = (xb.pin_memory() if pin else xb).to(device, non_blocking=pin)
+        yb = (yb.pin_memory() if pin else yb).to(device, non_blocking=pin)
+    with autocast(device, loop.precision):
+        inputs = method.inputs(xb, yb, generator)
+    if loop.channels_last:
+        inputs = tuple(t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t for t in inputs)
+    return inputs
+
+
+def model_step(model: nn.Module, method: Method, opt: torch.optim.Optimizer, inputs: tuple[torch.Tensor, ...],
+               generator: torch.Generator | None, precision: str, done: float) -> dict[str, torch.Tensor]:
+    """The model side of a step: forward and loss (model = prepare_model(method, ...)), backward, clipping,
+    the optimiser's step and method.after_step(done). Returns the step's logs, left on the device."""
+    with autocast(next(method.parameters()).device, precision):
+        loss, logs = model(inputs, generator)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if method.cfg.clip_grad:
+        torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], method.cfg.clip_grad)
+    opt.step()
+    method.after_step(done)
+    return {"loss": loss.detach(), **logs}
+
+
 def _flush(pending, epoch: int, images_per_s: float, monitor: Monitor, name: str, ckpt: Path | None) -> None:
     """Read a window of per-step logs off the device at once; write them; stop at a non-finite loss."""
     keys = list(pending[0][2])
@@ -190,7 +210,7 @@ def _flush(pending, epoch: int, images_per_s: float, monitor: Monitor, name: str
     monitor.write(records)
 
 
-def _prepare_model(method: Method, loop: Loop, ranks: int) -> nn.Module:
+def prepare_model(method: Method, loop: Loop, ranks: int) -> nn.Module:
     """The module the loop calls: Step(method), laid out channels_last, synchronised, wrapped and compiled
     as `loop` asks."""
     if loop.channels_last:
@@ -231,16 +251,22 @@ def _jsonable(cfg) -> dict:
 
 
 @torch.no_grad()
-def extract(method: Method, x: torch.Tensor, precision: str = "bf16", batch_size: int = 2000,
+def extract(method: Method, x: torch.Tensor, precision: str = "bf16", batch_size: int = 512,
             idx: torch.Tensor | None = None, features: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Frozen features of uint8 images x (N, C, H, W), or of those at idx: (N, D) float32 on the CPU, in eval mode.
-    features: what to read (default method.features; e.g. one of method.variants())."""
+    features: what to read (default method.features; e.g. one of method.variants()).
+
+    The networks run channels_last on batches of 512: on this project's CPU, 2.6x faster than contiguous
+    batches of 2,000 for the tutorial's encoder on dSprites (1.0 s against 2.7 s for 20,000 images)."""
     method.eval()
+    method.to(memory_format=torch.channels_last)  # 4-d weights only; a no-op for the others
     features = features or method.features
+    device = next(method.parameters(), x).device
     n = len(x) if idx is None else len(idx)
     out = []
     for i in range(0, n, batch_size):
-        batch = x[i : i + batch_size] if idx is None else x[idx[i : i + batch_size]]
-        with autocast(x.device, precision):
-            out.append(features(to_float(batch)).float().cpu())
+        batch = x[i : i + batch_size] if idx is None else x[idx[i : i + batch_size].to(x.device)]
+        with autocast(device, precision):
+            h = to_float(batch.to(device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
+            out.append(features(h).float().cpu())
     return torch.cat(out) if out else torch.zeros(0, 0)
