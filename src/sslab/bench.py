@@ -30,9 +30,11 @@ class Case:
     method: str
     data: str  # a key of SHAPES
     settings: tuple[tuple[str, Any], ...] = ()  # the method's settings, as in a study on that data
+    heavy: bool = False  # measured on a GPU, or on a CPU only when named (--methods simclr/cifar10)
 
 
-SHAPES = {"dsprites": (1, 64, 64), "mnist": (1, 28, 28), "rgb32": (3, 32, 32), "rgb96": (3, 96, 96)}
+SHAPES = {"dsprites": (1, 64, 64), "mnist": (1, 28, 28), "rgb32": (3, 32, 32), "rgb96": (3, 96, 96),
+          "cifar10": (3, 32, 32)}
 TUTORIAL = (("encoder", "encoder_core"), ("batch_size", 1000))  # the Neuromatch tutorial's network and batch
 CASES = (
     Case("supervised", "dsprites", TUTORIAL),
@@ -47,6 +49,9 @@ CASES = (
     Case("supcon", "rgb32", (("encoder", "convnet"), ("views", "lab"))),  # the MedMNIST lab's
     Case("dino", "rgb32", (("encoder", "convnet"),)),
     Case("simclr", "rgb96", (("encoder", "resnet18"), ("views", "simclr"), ("proj_dim", 128))),  # the UvA tutorial's
+    # LightlySSL's CIFAR-10 benchmark: ResNet-18 with a CIFAR stem, batch 512, SimCLR views
+    Case("simclr", "cifar10", (("encoder", "resnet18"), ("views", "simclr"), ("proj_dim", 128), ("batch_size", 512)),
+         heavy=True),
 )
 
 

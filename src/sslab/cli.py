@@ -215,7 +215,8 @@ def bench(only, device, threads, batch_size, precision, compile_, channels_last,
 
     Cases: supervised, vae, simclr and random on dSprites (1x64x64, encoder_core, batch 1000); pca,
     linear_ae, ae and the blog's simclr on MNIST-sized images; conv_ae, supcon and dino at 3x32x32;
-    the UvA tutorial's simclr (resnet18) at 3x96x96. Run nothing else meanwhile.
+    the UvA tutorial's simclr (resnet18) at 3x96x96; on a GPU (or named: simclr/cifar10) LightlySSL's CIFAR-10
+    benchmark, simclr with resnet18 at 3x32x32, batch 512. Run nothing else meanwhile.
     """
     import json
 
@@ -228,7 +229,8 @@ def bench(only, device, threads, batch_size, precision, compile_, channels_last,
         if threads:
             torch_threads(threads)
         picked = _list(only)
-        cases = [c for c in B.CASES if picked is None or c.method in picked or f"{c.method}/{c.data}" in picked]
+        cases = [c for c in B.CASES if f"{c.method}/{c.data}" in (picked or ()) or
+                 (picked is None or c.method in picked) and (not c.heavy or dev.type == "cuda")]
         if not cases:
             raise SslabError(f"no case matches {only!r}; cases: "
                              + ", ".join(f"{c.method}/{c.data}" for c in B.CASES))

@@ -171,7 +171,7 @@ def data_step(method: Method, x: torch.Tensor, y: torch.Tensor, batch: torch.Ten
     """The data side of a step: the images at `batch` (uint8, wherever x lives) onto the device (pinned,
     non-blocking from the CPU to a GPU), then `method.inputs` (views, noise) laid out as `loop` asks."""
     xb, yb = x[batch.to(x.device)], y[batch.to(y.device)]
-    if xb.device != device:
+    if xb.device.type == "cpu" and device.type != "cpu":  # e.g. a memory-mapped dataset, batches to a GPU
         pin = device.type == "cuda"
         xb = (xb.pin_memory() if pin else xb).to(device, non_blocking=pin)
         yb = (yb.pin_memory() if pin else yb).to(device, non_blocking=pin)
