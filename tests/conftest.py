@@ -45,3 +45,9 @@ def cifar_jpeg(tmp_path_factory):
             with tarfile.open(archive) as tar:
                 tar.extractall(root, filter="data")
         yield Path(root)
+
+
+@pytest.fixture(autouse=True)
+def _own_encoder_cache(tmp_path, monkeypatch):
+    """Every test its own, empty encoder cache: nothing read from or written to ~/.cache/sslab."""
+    monkeypatch.setenv("SSLAB_CACHE", str(tmp_path / "sslab-cache"))

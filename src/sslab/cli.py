@@ -72,61 +72,160 @@ def main() -> None:
 @click.option("--out", type=click.Path(file_okay=False), default="runs", show_default=True,
               help="Directory that receives the run folder.")
 @click.option("--name", help="Run folder name (default: <study>-<date>-<time>).")
+@click.option("--channels-last", is_flag=True, default=None,
+              help="Train the networks in NHWC layout (1.5x faster for the dSprites SimCLR step on this project's CPU).")
+@click.option("--compile", "compile_", is_flag=True, default=None,
+              help="torch.compile every training step (about a minute of compilation per encoder first).")
+@click.option("--sync-bn", is_flag=True, default=None, help="Under torchrun on GPUs: BatchNorm over the global batch.")
+@click.option("--checkpoint-every", type=int, help="Epochs between training checkpoints (default 1).")
+@click.option("--tensorboard", is_flag=True, default=None,
+              help="Also write per-step metrics as TensorBoard event files (needs tensorboard).")
+@click.option("--seeds", metavar="LIST", help="Train every encoder once per seed (e.g. 0,1,2) on the same split; "
+              "reports mean and standard deviation, with a run folder per seed.")
+@click.option("--force", is_flag=True, default=None, help="Retrain encoders the encoder cache already holds.")
+@click.option("--no-cache", "no_cache", is_flag=True, help="Neither read nor fill the encoder cache "
+              "($SSLAB_CACHE, default ~/.cache/sslab).")
+@click.option("--resume", "resume", type=click.Path(file_okay=False), metavar="RUN_DIR",
+              help="Carry on an interrupted run (its RUN_DIR or RUN_DIR.partial): finished encoders and analyses are "
+                   "kept, the encoder in training resumes from its last checkpoint. Takes no other study options.")
 @click.option("--print-config", is_flag=True, help="Print the resolved study as TOML and exit without running it.")
 def run(study, data, quick, n_images, image_size, encoders, encoder, views, analyses, target, protocol,
         label_fraction, n_labelled, holdout, train_fraction, val_fraction, seed, split_seed, epochs, overrides,
-        probe, umap_colour, precision, device, out, name, print_config) -> None:
+        probe, umap_colour, precision, device, out, name, channels_last, compile_, sync_bn, checkpoint_every,
+        tensorboard, seeds, force, no_cache, resume, print_config) -> None:
     """Run a study and write runs/<name>/ (results.json, figures, report.html).
 
     STUDY is a named study (`sslab studies`; default: dsprites when no --data is given) or a study
     file (.toml). Trains or builds each encoder on the training images, freezes it, fits a linear and a
     kNN probe on its cached features, runs the analyses the data allows, and prints each probe's
     accuracy beside chance. The default dSprites study takes about 20 minutes on a 2-core CPU.
+
+    On several GPUs or nodes, launch the same command with torchrun (e.g. `torchrun --nproc-per-node 4
+    --no-python sslab run ...`): each process trains its share of every batch; rank 0 writes the run.
     """
-    from sslab import studies
-    from sslab.report import encoder_names
-    from sslab.study import StudyConfig, run as run_study
+    from sslab import distributed, studies
+    from sslab.study import partial, resumable, run as run_study
 
+    run_dir: Path | None = None
     try:
-        fields = studies.read(study or "dsprites") if study or data is None else {}
-        if data is not None and not study:
-            fields["name"] = Path(data).name.removesuffix(".gz").removesuffix(".tar").split(".")[0] or "study"
-        picked = _list(analyses)
-        if picked is not None and len(picked) == 1 and picked[0] in ("all", "none"):
-            from sslab.analyses import NAMES
+        rank_device = distributed.init(device or "auto")  # under torchrun: join the other processes
+        log = (lambda m: click.echo(m, err=True)) if distributed.is_main() else (lambda m: None)
+        if resume:
+            given = [k for k, v in locals().items() if k in _STUDY_OPTIONS and v not in (None, (), False)]
+            if given or study:
+                raise SslabError("--resume takes no other study options: the run folder's study.toml holds them")
+            run_dir = Path(resume)
+            run_dir = run_dir.with_name(run_dir.name.removesuffix(".partial"))
+            cfg = _resumed(run_dir)
+            cfg = dataclasses.replace(cfg, device=device) if device else cfg
+        else:
+            cfg = _study_config(study, data, quick, n_images, image_size, encoders, encoder, views, analyses, target,
+                                protocol, label_fraction, n_labelled, holdout, train_fraction, val_fraction, seed,
+                                split_seed, epochs, overrides, probe, umap_colour, precision, device, channels_last,
+                                compile_, sync_bn, checkpoint_every, tensorboard, force, no_cache, seeds)
+            if print_config:
+                from sslab.study import check
 
-            picked = NAMES if picked[0] == "all" else ()
-        given = dict(data=data, quick=quick, n_images=n_images, image_size=image_size, encoders=_list(encoders),
-                     encoder=encoder, views=views, analyses=picked, target=target, protocol=protocol,
-                     label_fraction=label_fraction, n_labelled=n_labelled, holdout=holdout,
-                     train_fraction=train_fraction, val_fraction=val_fraction, seed=seed, split_seed=split_seed,
-                     epochs=epochs, probe=probe, precision=precision, device=device)
-        fields |= {k: v for k, v in given.items() if v is not None}
-        extra = (f"umap.colour={umap_colour}",) if umap_colour else ()
-        fields["overrides"] = tuple(fields.get("overrides", ())) + extra + tuple(overrides)
-        cfg = StudyConfig(**fields)
-        if print_config:
-            from sslab.study import check
-
-            check(cfg)
-            click.echo(studies.to_toml(cfg), nl=False)
-            return
-        if name is not None and (not name or Path(name).name != name or name in (".", "..")):
-            raise SslabError(f"--name must be a plain folder name, not a path: {name!r} (use --out for the folder)")
-        run_dir = Path(out) / (name or time.strftime(f"{cfg.name}-%Y%m%d-%H%M%S"))
-        results = run_study(cfg, run_dir, log=lambda m: click.echo(m, err=True))
+                check(cfg)
+                click.echo(studies.to_toml(cfg), nl=False)
+                return
+            if name is not None and (not name or Path(name).name != name or name in (".", "..")):
+                raise SslabError(f"--name must be a plain folder name, not a path: {name!r} (use --out for the folder)")
+            run_dir = Path(distributed.broadcast(  # one name for every rank, rank 0's clock
+                str(Path(out) / (name or time.strftime(f"{cfg.name}-%Y%m%d-%H%M%S")))))
+        if rank_device is not None:
+            cfg = dataclasses.replace(cfg, device=str(rank_device))
+        results = run_study(cfg, run_dir, log=log, resume=bool(resume))
     except SslabError as e:
         _fail(str(e))
     except KeyboardInterrupt:
+        if run_dir is not None and resumable(partial(run_dir)):
+            _fail(f"interrupted; carry on with: sslab run --resume {partial(run_dir)}", 130)
         _fail("interrupted; nothing was written", 130)
+    if not distributed.is_main():
+        return
+    _print_results(results, run_dir)
+
+
+_STUDY_OPTIONS = {"data", "quick", "n_images", "image_size", "encoders", "encoder", "views", "analyses", "target",
+                  "protocol", "label_fraction", "n_labelled", "holdout", "train_fraction", "val_fraction", "seed",
+                  "split_seed", "epochs", "overrides", "probe", "umap_colour", "precision", "name", "channels_last",
+                  "compile_", "sync_bn", "checkpoint_every", "tensorboard", "seeds", "force", "no_cache",
+                  "print_config"}
+
+
+def _study_config(study, data, quick, n_images, image_size, encoders, encoder, views, analyses, target, protocol,
+                  label_fraction, n_labelled, holdout, train_fraction, val_fraction, seed, split_seed, epochs,
+                  overrides, probe, umap_colour, precision, device, channels_last, compile_, sync_bn,
+                  checkpoint_every, tensorboard, force, no_cache, seeds):
+    """The StudyConfig a `sslab run` command line asks for: the study file's fields, then the options given."""
+    from sslab import studies
+    from sslab.study import StudyConfig
+
+    fields = studies.read(study or "dsprites") if study or data is None else {}
+    if data is not None and not study:
+        fields["name"] = Path(data).name.removesuffix(".gz").removesuffix(".tar").split(".")[0] or "study"
+    picked = _list(analyses)
+    if picked is not None and len(picked) == 1 and picked[0] in ("all", "none"):
+        from sslab.analyses import NAMES
+
+        picked = NAMES if picked[0] == "all" else ()
+    given = dict(data=data, quick=quick, n_images=n_images, image_size=image_size, encoders=_list(encoders),
+                 encoder=encoder, views=views, analyses=picked, target=target, protocol=protocol,
+                 label_fraction=label_fraction, n_labelled=n_labelled, holdout=holdout,
+                 train_fraction=train_fraction, val_fraction=val_fraction, seed=seed, split_seed=split_seed,
+                 epochs=epochs, probe=probe, precision=precision, device=device, channels_last=channels_last,
+                 compile=compile_, sync_bn=sync_bn, checkpoint_every=checkpoint_every, tensorboard=tensorboard,
+                 force=force, cache=False if no_cache else None, seeds=_seeds(seeds))
+    fields |= {k: v for k, v in given.items() if v is not None}
+    extra = (f"umap.colour={umap_colour}",) if umap_colour else ()
+    fields["overrides"] = tuple(fields.get("overrides", ())) + extra + tuple(overrides)
+    return StudyConfig(**fields)
+
+
+def _seeds(value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        return tuple(int(v) for v in _list(value))
+    except ValueError:
+        raise SslabError(f"--seeds takes whole numbers separated by commas, e.g. 0,1,2; got {value!r}") from None
+
+
+def _resumed(run_dir: Path):
+    """The study (and seeds) of an interrupted run, from the study.toml it wrote when it started."""
+    from sslab import studies
+    from sslab.study import StudyConfig, partial
+
+    for folder in (partial(run_dir), run_dir):  # a single run, or a several-seed run's folder
+        if (folder / "study.toml").is_file():
+            return StudyConfig(**studies.read(str(folder / "study.toml")))
+    raise SslabError(f"nothing to resume at {run_dir}: no study.toml in {partial(run_dir)} or {run_dir}")
+
+
+def _print_results(results: dict, run_dir: Path) -> None:
+    from sslab.report import encoder_names
+
+    if "seeds" in results:
+        click.echo(f"\n{'encoder':<16}{'test (mean ± sd)':>20}{'kNN test':>20}   over seeds {results['seeds']}")
+        for enc, r in results["encoders"].items():
+            click.echo(f"{enc:<16}{_mean_sd(r['test_accuracy']):>20}{_mean_sd(r['knn_accuracy']):>20}")
+        click.echo(f"\nreport: {run_dir / 'report.html'}")
+        return
     click.echo(f"\n{'encoder':<16}{'train':>9}{'val':>9}{'test':>9}{'kNN test':>10}")
     click.echo(f"{'chance':<16}{'':>9}{'':>9}{results['chance']:>9.2%}{results['chance']:>10.2%}")
     for enc in encoder_names(results):
         r = results["encoders"][enc]
         val = "" if r["val_accuracy"] is None else f"{r['val_accuracy']:.2%}"
-        click.echo(f"{enc:<16}{r['train_accuracy']:>9.2%}{val:>9}{r['test_accuracy']:>9.2%}{r['knn_accuracy']:>10.2%}")
+        cached = f"  (from {r['from']})" if "from" in r else ""
+        click.echo(f"{enc:<16}{r['train_accuracy']:>9.2%}{val:>9}{r['test_accuracy']:>9.2%}"
+                   f"{r['knn_accuracy']:>10.2%}{cached}")
     click.echo(f"\nchance = the majority class's share of the test images\n"
                f"{results['seconds']:.0f} s; report: {run_dir / 'report.html'}")
+
+
+def _mean_sd(stat: dict) -> str:
+    return f"{stat['mean']:.2%} ± {stat['sd']:.2%}"
 
 
 @main.command()
@@ -138,6 +237,54 @@ def report(run_dir: str) -> None:
     if not (Path(run_dir) / "results.json").is_file():
         _fail(f"no results.json in {run_dir}")
     click.echo(report_mod.write(run_dir))
+
+
+@main.command()
+@click.argument("data", type=click.Path())
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--n-images", type=int, help="Keep this many images, stratified over classes and splits.")
+@click.option("--image-size", type=int, help="Resize every image to this square side.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the --n-images subsample.")
+def prepare(data, out_dir, n_images, image_size, seed) -> None:
+    """Convert DATA (any format `sslab run --data` reads) into OUT_DIR: images.npy (uint8 N,C,H,W, memory-mapped),
+    labels.npy, the splits as split-<name>.npy and sslab.json: plain .npy files, no pickle.
+
+    The images are streamed into the file a chunk at a time, so DATA may be larger than memory; `sslab run --data
+    OUT_DIR` then reads the file in place (training a chunk of ~256 MB at a time) instead of loading it.
+    Latent factors (dSprites') are not kept.
+    """
+    from sslab import data as data_mod
+
+    t0 = time.perf_counter()
+    try:
+        images = data_mod.prepare(data, out_dir, n_images=n_images, seed=seed, image_size=image_size)
+    except SslabError as e:
+        _fail(str(e))
+    n, c, h, w = images.x.shape
+    click.echo(f"{n:,} images of {c}x{h}x{w} ({n * c * h * w / 1e9:.2f} GB), {len(images.class_names)} classes, "
+               f"splits: {', '.join(f'{k} {len(v)}' for k, v in images.splits.items()) or 'none'}; "
+               f"{time.perf_counter() - t0:.0f} s -> {out_dir}")
+
+
+@main.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for compare.json and report.html "
+              "(default: runs/compare-<date>-<time>).")
+def compare(run_dirs, out) -> None:
+    """Put finished runs side by side: every encoder's probe accuracies in each, their mean and standard
+    deviation, and figures with every run's point (one table, one page)."""
+    from sslab import compare as compare_mod
+
+    try:
+        out_dir = Path(out or time.strftime("runs/compare-%Y%m%d-%H%M%S"))
+        s = compare_mod.write(out_dir, [Path(d) for d in run_dirs])
+    except SslabError as e:
+        _fail(str(e))
+    click.echo(f"{'encoder':<22}" + "".join(f"{label:>20}" for _, label in compare_mod.METRICS))
+    for name, e in s["encoders"].items():
+        click.echo(f"{name:<22}" + "".join(f"{(_mean_sd(e[k]) if e[k]['mean'] is not None else '-'):>20}"
+                                           for k, _ in compare_mod.METRICS))
+    click.echo(f"\n{len(run_dirs)} runs; report: {out_dir / 'report.html'}")
 
 
 @main.command(name="methods")

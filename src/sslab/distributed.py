@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import os
 import warnings
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -93,3 +95,16 @@ def mean(t: torch.Tensor) -> torch.Tensor:
 def barrier() -> None:
     if world()[1] > 1:
         dist.barrier()
+
+
+def broadcast(obj: Any) -> Any:
+    """Rank 0's JSON-able `obj` on every rank (sent as JSON text, never pickled)."""
+    if world()[1] == 1:
+        return obj
+    data = torch.tensor(list(json.dumps(obj).encode()) if is_main() else [], dtype=torch.uint8)
+    size = torch.tensor([len(data)], dtype=torch.int64)
+    dist.broadcast(size, 0)
+    if not is_main():
+        data = torch.empty(int(size), dtype=torch.uint8)
+    dist.broadcast(data, 0)
+    return json.loads(bytes(data.tolist()).decode())

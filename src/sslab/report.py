@@ -100,6 +100,15 @@ def _sections(run_dir: Path, results: dict[str, Any]) -> list[tuple[str, list[st
     return [(q, [p for p in parts if p]) for q, parts in sections.items()]
 
 
+def _cached(results: dict) -> str:
+    """Which trained encoders were loaded rather than trained (the encoder cache, a resumed run)."""
+    by_source: dict[str, list[str]] = {}
+    for label, source in results.get("cached", {}).items():
+        by_source.setdefault(source, []).append(label)
+    return "".join(f" Loaded finished from {'the encoder cache' if s == 'the cache' else html.escape(s)}, not trained "
+                   f"again: {html.escape(', '.join(names))}." for s, names in by_source.items())
+
+
 def write(run_dir: str | Path) -> Path:
     """(Re)render run_dir/report.html from run_dir/results.json and the PNGs beside it."""
     run_dir = Path(run_dir)
@@ -135,7 +144,7 @@ validation images and tested on {results['n_test']} test images. Chance is {pct(
 majority class's share of the test images. Protocol: {html.escape(results['protocol']['name'])}.</p>
 <ul>{notes}</ul>
 <p>Whole study: {results['seconds']:.0f} s on {html.escape(results['environment']['device'])}
-({html.escape(timings)}).</p>
+({html.escape(timings)}).{_cached(results)}</p>
 {body}
 <h2>Configuration</h2><pre>{cfg}</pre>
 </body></html>

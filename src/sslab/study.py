@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
 
-from sslab import __version__, analyses, data, methods, plots, report, views
+from sslab import __version__, analyses, data, distributed, methods, plots, report, store, studies, views
 from sslab.data import Images, dsprites, splits
 from sslab.errors import SslabError
 from sslab.finetune import FinetuneConfig, finetune, score
 from sslab.probes import PROBES, KNNProbe
-from sslab.train import extract, fit
+from sslab.train import Loop, extract, fit
 
 DEFAULT_ENCODERS = ("raw", "random", "supervised", "vae", "simclr", "simclr-2neg")
 EMBEDDED_IMAGES = 20_000  # the dSprites subset generated when no data is given (the tutorial's size)
@@ -58,6 +57,7 @@ class StudyConfig:
     val_fraction: float = 0.1  # carved from train (stratified) for data without a validation split
     split_seed: int = 2021  # seeds the splits, so several training seeds can share one split
     seed: int = 2021  # seeds the initialisations and the augmentations
+    seeds: tuple[int, ...] = ()  # several training seeds: one run per seed on the same split, and their summary
     quick: bool = False  # smoke-test profile: 5,000 images, 3 epochs per trained encoder (over any epochs setting)
     epochs: int | None = None  # train every trained encoder for this many epochs (None: its recipe; over --set)
     overrides: tuple[str, ...] = ()  # "name.setting=value" for a method, encoder or analysis
@@ -65,6 +65,13 @@ class StudyConfig:
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:1", ...
     probe: str = "lbfgs"  # the linear probe: lbfgs (converged logistic regression), tutorial or uva (sslab.probes)
     probe_C: float = 1.0  # inverse L2 strength of the lbfgs probe
+    channels_last: bool = False  # train the networks in NHWC layout (faster convolutions on CPUs and GPUs)
+    compile: bool = False  # torch.compile each training step's model side (a minute of compilation first)
+    sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics over the global batch
+    checkpoint_every: int = 1  # epochs between training checkpoints in the run folder (for --resume)
+    tensorboard: bool = False  # also write the per-step metrics as TensorBoard event files
+    cache: bool = True  # reuse a trained encoder from the encoder cache, and store new ones there
+    force: bool = False  # retrain every encoder even when the cache holds it (and store the new one)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +134,13 @@ def check(cfg: StudyConfig) -> None:
         raise SslabError(f"--n-images must be at least 20, got {cfg.n_images}")
     if cfg.probe not in PROBES:
         raise SslabError(f"unknown probe {cfg.probe!r}; probes: {', '.join(PROBES)}")
+    if cfg.checkpoint_every < 1:
+        raise SslabError(f"checkpoint_every must be at least 1 epoch, got {cfg.checkpoint_every}")
+    if cfg.tensorboard:
+        try:
+            import torch.utils.tensorboard  # noqa: F401
+        except ImportError:
+            raise SslabError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
     if cfg.precision not in ("bf16", "fp32"):
         raise SslabError(f"precision must be bf16 or fp32, got {cfg.precision!r}")
     if not cfg.encoders:
@@ -215,18 +229,25 @@ def plan(cfg: StudyConfig, images: Images, split: splits.Split) -> Plan:
 
 
 def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = print,
-        modules: dict[str, torch.nn.Module] | None = None) -> dict[str, Any]:
+        modules: dict[str, torch.nn.Module] | None = None, resume: bool = False) -> dict[str, Any]:
     """Run the study and write results.json, figures and report.html into out_dir (which must not exist).
 
+    The run is written into `<out_dir>.partial/` and renamed when complete. Training checkpoints, finished
+    encoders and finished analyses stay there when a run fails or is interrupted, and `resume=True` carries
+    on from them (cfg must be the run's own: `study.toml` in that folder). Under torchrun every rank calls
+    this; rank 0 alone writes, evaluates and returns the results (the others return {}).
     modules: your own frozen encoders to compare beside cfg.encoders, {name: nn.Module mapping float
     images (B, C, H, W) in [0, 1] to features (B, D)}, e.g. a network trained elsewhere."""
     out_dir = Path(out_dir)
+    if cfg.seeds:
+        return run_seeds(cfg, out_dir, log, resume)
+    main = distributed.is_main()
     modules = dict(modules or {})
     clash = set(modules) & (set(cfg.encoders) | set(methods.REGISTRY))
     if clash:
         raise SslabError(f"a module's name clashes with a method or an encoder of the study: {', '.join(clash)}")
     if out_dir.exists():
-        raise SslabError(f"run directory already exists: {out_dir}")
+        raise SslabError(f"run directory already exists: {out_dir}" + (" (the run is complete)" if resume else ""))
     check(cfg)
     device = resolve_device(cfg.device)
     images = load_images(cfg)
@@ -235,20 +256,71 @@ def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = prin
     split = splits.make_split(images, proto, cfg.split_seed, cfg.train_fraction, cfg.val_fraction)
     the_plan = plan(cfg, images, split)
     the_plan.methods.update({name: methods.REGISTRY["pretrained"].Config() for name in modules})
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        (tmp / "encoders").mkdir(parents=True)
-    except OSError as e:
-        raise SslabError(f"cannot write the run folder {tmp}: {e.strerror}") from None
+    tmp = partial(out_dir)
+    if resume and not tmp.is_dir():
+        raise SslabError(f"nothing to resume: {tmp} does not exist")
+    if main:
+        if not resume:
+            shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            (tmp / "encoders").mkdir(parents=True, exist_ok=True)
+            (tmp / "study.toml").write_text(studies.to_toml(cfg))
+        except OSError as e:
+            raise SslabError(f"cannot write the run folder {tmp}: {e.strerror}") from None
+    distributed.barrier()
     try:
         results = Study(cfg, the_plan, images, split, proto, device, tmp, log, modules).run()
-        report.write(tmp)
-        tmp.rename(out_dir)
+        if main:
+            report.write(tmp)
+            shutil.rmtree(tmp / "checkpoints", ignore_errors=True)
+            tmp.rename(out_dir)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if main and not resumable(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     return results
+
+
+def run_seeds(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = print,
+              resume: bool = False) -> dict[str, Any]:
+    """The study once per seed in cfg.seeds (out_dir/seed-<s>/, the same split: split_seed is kept), then
+    their summary in out_dir (compare.json, report.html): every probe accuracy as mean and standard deviation
+    with the per-seed points. A resumed run keeps the finished seeds and resumes the interrupted one."""
+    from sslab import compare
+
+    out_dir = Path(out_dir)
+    if len(set(cfg.seeds)) != len(cfg.seeds):
+        raise SslabError(f"a seed is listed twice: {cfg.seeds}")
+    if out_dir.exists() and not resume:
+        raise SslabError(f"run directory already exists: {out_dir}")
+    check(cfg)
+    if distributed.is_main():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "study.toml").write_text(studies.to_toml(cfg))
+    dirs = []
+    for s in cfg.seeds:
+        one = out_dir / f"seed-{s}"
+        dirs.append(one)
+        if one.is_dir():
+            log(f"seed {s}: finished earlier, kept")
+            continue
+        log(f"seed {s} ({len(dirs)} of {len(cfg.seeds)})")
+        run(dataclasses.replace(cfg, seed=s, seeds=()), one, log, resume=resume and partial(one).is_dir())
+    if not distributed.is_main():
+        return {}
+    summary = compare.write(out_dir, dirs, [f"seed {s}" for s in cfg.seeds],
+                            f"{cfg.name}: {len(cfg.seeds)} seeds")
+    return summary | {"seeds": list(cfg.seeds)}
+
+
+def partial(out_dir: Path) -> Path:
+    """Where a run is written until it is complete."""
+    return out_dir.with_name(out_dir.name + ".partial")
+
+
+def resumable(tmp: Path) -> bool:
+    """True when an unfinished run folder holds work worth resuming: a checkpoint or a finished encoder."""
+    return any((tmp / "checkpoints").glob("*.safetensors")) or any((tmp / "encoders").glob("*.json"))
 
 
 class Study:
@@ -260,7 +332,9 @@ class Study:
         self.cfg, self.plan, self.images, self.split, self.proto = cfg, plan, images, split, proto
         self.modules = modules or {}  # the caller's own frozen encoders, by name
         self.device, self.out, self.log = device, out, log
-        self.x = images.x.to(device)
+        # a memory-mapped dataset (sslab prepare) stays on disk: batches are read from it, a chunk at a time
+        self.x = images.x if images.mapped else images.x.to(device)
+        self.chunk = max(1, (256 << 20) // max(1, images.x[0].numel())) if images.mapped else 0  # ~256 MB
         self.class_names = [images.class_names[c] for c in split.classes]  # the main task's classes
         counts = torch.bincount(split.y[split.test], minlength=len(split.classes))
         self.chance = float(counts.max()) / len(split.test)  # the majority class's share of the test images
@@ -276,6 +350,8 @@ class Study:
         self.figures: dict[str, Any] = {}
         self.method_figures: dict[str, str] = {}  # figure key -> caption, of the figures methods draw
         self.timings: dict[str, float] = {}
+        self.cached: dict[str, str] = {}  # encoder (and retraining) label -> where its trained weights came from
+        self._data_digest: str | None = None
         self.step = "starting"
 
     # --- what the analyses use ----------------------------------------------------------------------
@@ -340,9 +416,11 @@ class Study:
     # --- training -------------------------------------------------------------------------------------
 
     def train_encoder(self, name: str, mcfg: methods.TrainConfig, idx: torch.Tensor, y: torch.Tensor,
-                      tag: str = "") -> tuple[methods.Method, list]:
+                      tag: str = "", main: bool = False) -> tuple[methods.Method, list]:
         """Build `name` and train it on the images at idx (labels y (N,), read by label-using methods only),
-        starting from the study's seed."""
+        starting from the study's seed; or load it, finished, from the run folder (a resumed run) or the
+        encoder cache. main: one of the study's own encoders (checkpointed, stored in the run folder, trained
+        by every rank under torchrun), not an analysis's retraining."""
         torch.manual_seed(self.cfg.seed)  # each encoder starts from the same seed, whichever others ran
         gen = torch.Generator(self.device).manual_seed(self.cfg.seed)
         n_classes = max(2, int(y.max()) + 1)  # the task's classes, whichever the training images hold
@@ -352,16 +430,63 @@ class Study:
             method = methods.create(name, mcfg, self.images.shape, n_classes).to(self.device)
         label = f"{name}{tag}"
         self.step = f"training {label}"
-        if mcfg.epochs:
-            self.log(f"[{label}] training {mcfg.epochs} epochs on {len(idx)} images")
+        if not mcfg.epochs or name in self.modules:
+            return method, fit(method, self.x, y.to(self.device), gen, self.cfg.precision, idx=idx.to(self.device))
+        key = self.cache_key(name, mcfg, idx, y, n_classes)
+        meta, source = (store.load(self.out / "encoders", name, method), "the run folder") if main else (None, "")
+        if meta is None and self.cfg.cache and not self.cfg.force:
+            meta, source = store.load(store.cache_dir(), key, method), "the cache"
+        if distributed.world()[1] > 1 and main:  # every rank trains, or none: rank 0's finding decides
+            meta = distributed.broadcast(meta)
+            if meta is not None and not distributed.is_main():
+                store.load(self.out / "encoders", name, method) or store.load(store.cache_dir(), key, method)
+        if meta is not None:
+            self.log(f"[{label}] trained encoder from {source} ({key[:12]}): {mcfg.epochs} epochs, "
+                     f"{meta.get('train_seconds', 0):.0f} s when trained")
+            self.cached[label] = source
+            if main and source == "the cache" and distributed.is_main():  # the run folder holds all its encoders
+                store.save(self.out / "encoders", name, method, meta)
+            method.eval()
+            return method, meta["history"]
+        self.log(f"[{label}] training {mcfg.epochs} epochs on {len(idx)} images")
 
         def progress(epoch: int, epochs: int, rec: dict[str, float]) -> None:
             logs = "  ".join(f"{k} {v:.4g}" for k, v in rec.items() if k != "seconds")
             if not tag or epoch == epochs:  # retraining runs log their last epoch only
                 self.log(f"  {label} epoch {epoch}/{epochs}  {logs}  ({rec['seconds']:.0f} s)")
 
-        history = fit(method, self.x, y.to(self.device), gen, self.cfg.precision, progress, idx=idx.to(self.device))
+        cfg, safe = self.cfg, label.replace(" ", "_")
+        loop = Loop(precision=cfg.precision, channels_last=cfg.channels_last, compile=cfg.compile,
+                    sync_bn=cfg.sync_bn, distributed=main, checkpoint_every=cfg.checkpoint_every, chunk_images=self.chunk,
+                    checkpoint=self.out / "checkpoints" / f"{name}.safetensors" if main else None,
+                    metrics=self.out / "metrics" / f"{safe}.jsonl",
+                    tensorboard=self.out / "tensorboard" / safe if cfg.tensorboard else None)
+        if loop.checkpoint is not None and loop.checkpoint.exists():
+            from sslab.checkpoint import read_meta
+
+            self.log(f"  {label}: resuming at epoch {read_meta(loop.checkpoint)['epoch'] + 1} from {loop.checkpoint}")
+        t0 = time.perf_counter()
+        history = fit(method, self.x, y.to(self.device), gen, cfg.precision, progress, idx=idx.to(self.device), loop=loop)
+        if distributed.is_main():
+            meta = {"encoder": name, "key": key, "history": history, "train_seconds": time.perf_counter() - t0,
+                    "sslab": __version__}
+            if cfg.cache:
+                store.save(store.cache_dir(), key, method, meta)
+            if main:
+                store.save(self.out / "encoders", name, method, meta)
+                (self.out / "checkpoints" / f"{name}.safetensors").unlink(missing_ok=True)
         return method, history
+
+    def cache_key(self, name: str, mcfg: methods.TrainConfig, idx: torch.Tensor, y: torch.Tensor, n_classes: int) -> str:
+        """What determines a trained encoder's weights, hashed: the data, its training images and (for a
+        label-using method) their labels, the method and its settings, the seed, the precision, the version."""
+        if self._data_digest is None:
+            self._data_digest = store.digest(self.images.x)
+        idx = idx.cpu()
+        return store.key({"data": self._data_digest, "images": store.digest(idx), "name": name,
+                          "labels": store.digest(y.cpu()[idx]) if self.uses_labels(name) else None,
+                          "method": dataclasses.asdict(mcfg), "shape": self.images.shape, "classes": n_classes,
+                          "seed": self.cfg.seed, "precision": self.cfg.precision, "sslab": __version__})
 
     # --- the study ------------------------------------------------------------------------------------
 
@@ -392,8 +517,10 @@ class Study:
             t0 = time.perf_counter()
             labelled = self.uses_labels(name)
             idx = split.labelled if labelled else split.pretrain
-            method, histories[name] = self.train_encoder(name, mcfg, idx, split.y)
+            method, histories[name] = self.train_encoder(name, mcfg, idx, split.y, main=True)
             t_train = time.perf_counter() - t0
+            if not distributed.is_main():
+                continue  # the other ranks only help train: rank 0 evaluates, analyses and writes
             self.methods[name] = method
             self.step = f"encoding images with {name}"
             self.h[name] = h = extract(method, self.x, cfg.precision, idx=self.evaluated.to(self.device))
@@ -415,16 +542,19 @@ class Study:
                 self.method_figures[f"{name}_{key}"] = f"{name}: {caption}"
             if hasattr(method, "reconstruct"):
                 with torch.no_grad():
-                    x_show = self.x[shown.to(self.device)]
+                    x_show = self.x[shown.to(self.x.device)].to(self.device)
                     recon[name] = method.reconstruct(x_show.float().div(255)).float().cpu()
-            state = {k: v.detach().cpu().contiguous() for k, v in method.state_dict().items()}
-            if state:
-                save_file(state, str(self.out / "encoders" / f"{name}.safetensors"))
+            if not mcfg.epochs and method.state_dict():  # trained ones are stored as they finish training
+                store.save(self.out / "encoders", name, method, {"encoder": name, "history": []})
+            if name in self.cached:
+                self.results[name]["from"] = self.cached[name]
             r = self.results[name]
             self.log(f"[{name}] linear probe: train {r['train_accuracy']:.2%}  val {_pct(r['val_accuracy'])}  "
                      f"test {r['test_accuracy']:.2%}  kNN test {r['knn_accuracy']:.2%}  ({r['seconds']:.0f} s)"
                      + "".join(f"\n  warning: {w}" for w in r["warnings"]))
         self.timings["encoders"] = round(time.perf_counter() - start, 1)
+        if not distributed.is_main():
+            return {}
 
         results: dict[str, Any] = {
             "study": cfg.name, "data": self.describe_data(), "split": sizes | {"notes": list(split.notes)},
@@ -435,20 +565,38 @@ class Study:
             "n_test": len(split.test), "encoders": self.results, "histories": histories,
             "confusion": {k: v.tolist() for k, v in confusions.items()}, "skipped": dict(self.plan.skipped),
         }
+        saved: list[str] = []  # figures already written, by the analyses as they finish
         for key, acfg in self.plan.analyses.items():
+            done = self.out / "analyses" / f"{key}.json"
+            if done.is_file():  # a resumed run keeps what it finished
+                kept = json.loads(done.read_text())
+                results[key], self.timings[key] = kept["results"], kept["seconds"]
+                saved += kept["figures"]
+                self.log(f"analysis: {key} kept from the interrupted run")
+                continue
             t0 = time.perf_counter()
             self.step = f"running the {key} analysis"
             self.log(f"analysis: {key}")
+            before = set(self.figures)
             results[key] = analyses.REGISTRY[key].run(self, acfg)
             self.timings[key] = round(time.perf_counter() - t0, 1)
+            new = [k for k in self.figures if k not in before]
+            for k in new:
+                plots.save(self.figures.pop(k), self.out / f"{k}.png")
+            saved += new
+            done.parent.mkdir(exist_ok=True)
+            done.write_text(json.dumps({"results": results[key], "seconds": self.timings[key], "figures": new},
+                                       default=str))
             self.log(f"analysis: {key} done ({self.timings[key]:.0f} s)")
 
         self.step = "drawing the figures"
         self.pictures(histories, confusions, shown, recon)
         for key, fig in self.figures.items():
             plots.save(fig, self.out / f"{key}.png")
+        figures = [k for k in self.figures] + saved
         results |= {
-            "figures": {k: f"{k}.png" for k in self.figures},
+            "cached": dict(self.cached),
+            "figures": {k: f"{k}.png" for k in figures},
             "method_figures": self.method_figures,
             "timings": self.timings,
             "seconds": round(time.perf_counter() - start, 1),

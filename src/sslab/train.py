@@ -54,6 +54,9 @@ class Loop:
     sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics over the global batch
     channels_last: bool = False  # NHWC memory layout for the networks' convolutions
     compile: bool = False  # torch.compile the model side of the step (forward, loss)
+    chunk_images: int = 0  # > 0: each epoch visits the images in shuffled chunks of this many neighbours, each
+    #                        chunk shuffled within: a memory-mapped dataset is then read a chunk at a time
+    max_steps: int = 0  # > 0: stop after this many steps (benchmarks, smoke tests)
 
 
 class Step(nn.Module):
@@ -130,7 +133,7 @@ def fit(
         with distributed.sharded() if ranks > 1 else nullcontext():
             for epoch in range(first_epoch, cfg.epochs):
                 start = time.perf_counter()
-                perm = idx[torch.randperm(n, generator=generator, device=generator.device).cpu()]
+                perm = epoch_order(idx, loop.chunk_images, generator)
                 sums: dict[str, torch.Tensor] = {}
                 pending: list[tuple[int, float, dict[str, torch.Tensor]]] = []
                 window = time.perf_counter()
@@ -144,13 +147,16 @@ def fit(
                     for k, v in logs.items():
                         sums[k] = sums[k] + v if k in sums else v.detach().float().clone()
                     pending.append((step, lr, logs))
-                    if len(pending) == loop.log_every or i == n_steps - 1:  # one read of the device per window
+                    stop = bool(loop.max_steps) and step >= loop.max_steps
+                    if len(pending) == loop.log_every or i == n_steps - 1 or stop:  # one read of the device per window
                         now = time.perf_counter()
                         _flush(pending, epoch, len(pending) * cfg.batch_size / (now - window), monitor,
                                method.name, loop.checkpoint)
                         pending, window = [], now
+                    if stop:
+                        break
                 seconds += time.perf_counter() - start
-                record = {k: float(v) / n_steps for k, v in sums.items()} | {"seconds": seconds}
+                record = {k: float(v) / (i + 1) for k, v in sums.items()} | {"seconds": seconds}
                 history.append(record)
                 last = epoch + 1 == cfg.epochs
                 if loop.checkpoint is not None and rank == 0 and (last or (epoch + 1) % loop.checkpoint_every == 0):
@@ -159,11 +165,25 @@ def fit(
                                      "method": method.name, "config": _jsonable(cfg)})
                 if progress:
                     progress(epoch + 1, cfg.epochs, record)
+                if stop:
+                    break
     finally:
         monitor.close()
         _restore_batchnorm(method)
     method.eval()
     return history
+
+
+def epoch_order(idx: torch.Tensor, chunk: int, generator: torch.Generator) -> torch.Tensor:
+    """The order an epoch visits the images at idx: a permutation, or with chunk > 0 the sorted idx cut into
+    chunks of `chunk` neighbours, the chunks in a random order and each shuffled within (a memory-mapped file
+    is then read in large contiguous pieces, a few hundred MB at a time, instead of at random)."""
+    n = len(idx)
+    draw = lambda k: torch.randperm(k, generator=generator, device=generator.device).cpu()  # noqa: E731
+    if not chunk or n <= chunk:
+        return idx[draw(n)]
+    pieces = idx.sort().values.split(chunk)
+    return torch.cat([pieces[c][draw(len(pieces[c]))] for c in draw(len(pieces)).tolist()])
 
 
 def data_step(method: Method, x: torch.Tensor, y: torch.Tensor, batch: torch.Tensor, generator: torch.Generator,
@@ -194,7 +214,7 @@ def model_step(model: nn.Module, method: Method, opt: torch.optim.Optimizer, inp
         torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], method.cfg.clip_grad)
     opt.step()
     method.after_step(done)
-    return {"loss": loss.detach(), **logs}
+    return {**logs, "loss": loss.detach()}  # the loss that was backpropagated
 
 
 def _flush(pending, epoch: int, images_per_s: float, monitor: Monitor, name: str, ckpt: Path | None) -> None:
@@ -231,7 +251,7 @@ def prepare_model(method: Method, loop: Loop, ranks: int) -> nn.Module:
         dev = next(method.parameters()).device
         model = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
     if loop.compile:
-        model = torch.compile(model)
+        model = torch.compile(model, dynamic=False)  # one batch shape: no symbolic shapes to trace
     return model
 
 

@@ -14,10 +14,12 @@ uint8 tensor: no float copy, no second full copy.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import math
 import os
 import pkgutil
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +32,7 @@ import torch.nn.functional as F
 from sslab.data.images import SPLIT_NAMES, Factors, Images
 from sslab.errors import SslabError
 
-__all__ = ["Images", "Factors", "Part", "Source", "load", "from_arrays", "REGISTRY", "FORMATS"]
+__all__ = ["Images", "Factors", "Part", "Source", "load", "prepare", "from_arrays", "REGISTRY", "FORMATS"]
 
 
 @dataclass
@@ -101,8 +103,42 @@ def load(path: str | Path, n_images: int | None = None, seed: int = 0, image_siz
         raise SslabError(f"data not found: {path}")
     if image_size is not None and image_size < 8:
         raise SslabError(f"image size must be at least 8 pixels, got {image_size}")
+    if name == "prepared" and n_images is None and image_size is None:
+        return REGISTRY[name].mapped(path)  # no copy: training and extraction read it in chunks
     source = REGISTRY[name].source(path, image_size)
-    return materialise(source, str(path), name, n_images, seed, image_size)
+    images = materialise(source, str(path), name, n_images, seed, image_size)
+    if name == "prepared":  # the original format's views and encoder, as for the whole folder
+        images = dataclasses.replace(images, format=REGISTRY[name].original_format(path))
+    return images
+
+
+def prepare(path: str | Path, out_dir: str | Path, n_images: int | None = None, seed: int = 0,
+            image_size: int | None = None) -> Images:
+    """Convert any dataset sslab reads into a prepared folder (see sslab.data.prepared), streaming it a chunk at a
+    time into a memory-mapped images.npy: it never holds the whole dataset in memory. Returns it, mapped."""
+    import json
+
+    path, out_dir = Path(path), Path(out_dir)
+    name = detect(path)
+    if image_size is not None and image_size < 8:
+        raise SslabError(f"image size must be at least 8 pixels, got {image_size}")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise SslabError(f"{out_dir} exists and is not empty")
+    source = REGISTRY[name].source(path, image_size)
+    tmp = out_dir.with_name(out_dir.name + ".partial")
+    tmp.mkdir(parents=True, exist_ok=True)
+    images = materialise(source, str(path), name, n_images, seed, image_size, into=tmp)
+    np.save(tmp / "labels.npy", images.y.numpy(), allow_pickle=False)
+    for split, idx in images.splits.items():
+        np.save(tmp / f"split-{split}.npy", idx.numpy(), allow_pickle=False)
+    (tmp / "sslab.json").write_text(json.dumps({"class_names": list(images.class_names), "format": name,
+                                                "source": str(path), "shape": list(images.x.shape),
+                                                "notes": source.notes}, indent=2))
+    del images
+    if out_dir.exists():
+        out_dir.rmdir()
+    tmp.rename(out_dir)
+    return REGISTRY["prepared"].mapped(out_dir)
 
 
 def from_arrays(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor | None = None,
@@ -113,8 +149,9 @@ def from_arrays(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor | Non
 
 
 def materialise(source: Source, origin: str, format: str, n_images: int | None = None, seed: int = 0,
-                image_size: int | None = None) -> Images:
-    """Choose the images to keep, check memory, and read them into one uint8 tensor."""
+                image_size: int | None = None, into: Path | None = None) -> Images:
+    """Choose the images to keep, check memory, and read them into one uint8 tensor (or, `into` a folder, into
+    a memory-mapped into/images.npy, checking disk space instead)."""
     c, h, w = source.shape
     side = (h, w) if image_size is None else (image_size, image_size)
     k = len(source.class_names)
@@ -134,13 +171,17 @@ def materialise(source: Source, origin: str, format: str, n_images: int | None =
     keep = _choose(source.parts, n_images, seed, total)
     n = sum(len(v) for v in keep.values())
     need = n * c * side[0] * side[1]
-    free = available_memory()
-    if free is not None and need > 0.8 * free:
+    free = available_memory() if into is None else shutil.disk_usage(into).free
+    if into is not None and need > free:
+        raise SslabError(f"{origin}: {n:,} images of {c}x{side[0]}x{side[1]} need {_gb(need)} on disk, "
+                         f"{_gb(free)} is free in {into}")
+    if into is None and free is not None and need > 0.8 * free:
         fits = max(1, int(0.8 * free / (c * side[0] * side[1])))
         raise SslabError(
             f"{origin}: {n:,} images of {c}x{side[0]}x{side[1]} need {_gb(need)} in memory, {_gb(free)} is free; "
             f"subsample with --n-images {fits:,} or fewer (or --image-size to shrink them)")
-    x = torch.empty((n, c, *side), dtype=torch.uint8)
+    x = torch.empty((n, c, *side), dtype=torch.uint8) if into is None else \
+        torch.from_numpy(np.lib.format.open_memmap(into / "images.npy", mode="w+", dtype=np.uint8, shape=(n, c, *side)))
     ys, values, splits, start = [], [], {}, 0
     for split, pos in keep.items():
         part = source.parts[split]

@@ -73,7 +73,7 @@ def _nearest_level(levels: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Images:
-    """A dataset in memory.
+    """A dataset in memory (or memory-mapped from a prepared folder: `mapped`).
 
     x: (N, C, H, W) uint8 pixels, one tensor, never a float copy.
     y: (N,) int64 class index 0..k-1 of each image; -1 where the image carries no label.
@@ -91,6 +91,7 @@ class Images:
     factors: Factors | None = None
     source: str = ""
     format: str = ""
+    mapped: bool = False  # x is a memory-mapped file (sslab prepare): read in chunks, never copied whole
 
     def __post_init__(self) -> None:
         if self.x.dtype != torch.uint8 or self.x.ndim != 4:

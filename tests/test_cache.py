@@ -1,0 +1,71 @@
+"""The encoder cache: the same encoder asked for again is loaded, not retrained; anything that changes its
+weights changes its key; --force retrains; the report says which encoders came from the cache."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from sslab import store
+from sslab.study import StudyConfig, run
+
+BASE = StudyConfig(n_images=600, encoders=("raw", "supervised", "vae"), epochs=1, analyses=("labels",),
+                   overrides=("labels.per_class=(20,)", "labels.fractions=()"))
+
+
+def _run(tmp_path, name, cfg=BASE):
+    logs: list[str] = []
+    results = run(cfg, tmp_path / name, log=logs.append)
+    return results, "\n".join(logs)
+
+
+def test_a_second_study_loads_its_encoders_from_the_cache(tmp_path):
+    first, log1 = _run(tmp_path, "first")
+    assert first["cached"] == {} and "from the cache" not in log1
+    entries = sorted(store.cache_dir().glob("*.json"))
+    assert len(entries) == 3  # supervised, vae, and supervised retrained on 20 labels per class
+    second, log2 = _run(tmp_path, "second")
+    assert second["cached"] == {"supervised": "the cache", "vae": "the cache",
+                                "supervised on 60 labels": "the cache"}
+    assert " epochs on " not in log2  # nothing trained: "[name] training N epochs on M images"
+    for name in ("supervised", "vae"):
+        a = load_file(str(tmp_path / "first" / "encoders" / f"{name}.safetensors"))
+        b = load_file(str(tmp_path / "second" / "encoders" / f"{name}.safetensors"))
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        assert second["encoders"][name]["test_accuracy"] == first["encoders"][name]["test_accuracy"]
+        assert second["encoders"][name]["from"] == "the cache"
+    assert second["labels"] == first["labels"]
+    assert "from the encoder cache" in (tmp_path / "second" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("change", [{"seed": 1}, {"overrides": BASE.overrides + ("vae.lr=0.0031",)},
+                                    {"precision": "fp32"}, {"n_images": 700}])
+def test_what_changes_the_weights_changes_the_key(tmp_path, change):
+    import dataclasses
+
+    _run(tmp_path, "first")
+    second, _ = _run(tmp_path, "second", dataclasses.replace(BASE, **change))
+    assert "vae" not in second["cached"]
+
+
+def test_force_retrains_and_no_cache_leaves_it_alone(tmp_path):
+    import dataclasses
+
+    _run(tmp_path, "first")
+    forced, log = _run(tmp_path, "forced", dataclasses.replace(BASE, force=True))
+    assert forced["cached"] == {} and "[vae] training 1 epochs" in log
+    before = {p.name: p.stat().st_mtime_ns for p in store.cache_dir().iterdir()}
+    off, _ = _run(tmp_path, "off", dataclasses.replace(BASE, cache=False))
+    assert off["cached"] == {}
+    assert {p.name: p.stat().st_mtime_ns for p in store.cache_dir().iterdir()} == before
+
+
+def test_a_damaged_entry_is_retrained(tmp_path):
+    _run(tmp_path, "first")
+    for p in store.cache_dir().glob("*.safetensors"):
+        p.write_bytes(b"not a safetensors file")
+    second, _ = _run(tmp_path, "second")
+    assert second["cached"] == {}
+    meta = json.loads(next(store.cache_dir().glob("*.json")).read_text())
+    assert meta["history"]  # written again by the retraining
