@@ -3,7 +3,6 @@ SimCLR, SupCon and DINO on a global batch split over 2 ranks equal those of one 
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 import torch

@@ -190,16 +190,20 @@ def data_step(method: Method, x: torch.Tensor, y: torch.Tensor, batch: torch.Ten
               device: torch.device, loop: Loop) -> tuple[torch.Tensor, ...]:
     """The data side of a step: the images at `batch` (uint8, wherever x lives) onto the device (pinned,
     non-blocking from the CPU to a GPU), then `method.inputs` (views, noise) laid out as `loop` asks."""
-    xb, yb = x[batch.to(x.device)], y[batch.to(y.device)]
-    if xb.device.type == "cpu" and device.type != "cpu":  # e.g. a memory-mapped dataset, batches to a GPU
-        pin = device.type == "cuda"
-        xb = (xb.pin_memory() if pin else xb).to(device, non_blocking=pin)
-        yb = (yb.pin_memory() if pin else yb).to(device, non_blocking=pin)
+    xb, yb = _to(x[batch.to(x.device)], device), _to(y[batch.to(y.device)], device)
     with autocast(device, loop.precision):
         inputs = method.inputs(xb, yb, generator)
     if loop.channels_last:
         inputs = tuple(t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t for t in inputs)
     return inputs
+
+
+def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """t on the device: from the CPU to a GPU through pinned memory, without waiting (e.g. batches of a
+    memory-mapped dataset)."""
+    if t.device.type == "cpu" and device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def model_step(model: nn.Module, method: Method, opt: torch.optim.Optimizer, inputs: tuple[torch.Tensor, ...],
