@@ -50,7 +50,7 @@ class Loop:
     metrics: Path | None = None  # per-step JSON lines (loss, lr, images/s, ...), appended
     tensorboard: Path | None = None  # a folder for TensorBoard event files
     log_every: int = 25  # steps between reads of the logs kept on the device (and non-finite loss checks)
-    distributed: bool = True  # under torchrun: DistributedDataParallel over every rank (no effect otherwise)
+    distributed: bool = False  # under torchrun: DistributedDataParallel over every rank (no effect otherwise)
     sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics over the global batch
     channels_last: bool = False  # NHWC memory layout for the networks' convolutions
     compile: bool = False  # torch.compile the model side of the step (forward, loss)
@@ -86,7 +86,8 @@ def fit(
     idx: train on the images at these indices only (default: all), without copying them out of x.
     One step: lr from the schedule -> method.inputs(batch) -> method.objective -> backward -> clip -> AdamW
     step -> after_step. `loop` sets checkpoints, metrics, distribution and speed options (its precision wins
-    over `precision`). Under torchrun each rank trains its shard of every global batch of cfg.batch_size.
+    over `precision`). With loop.distributed under torchrun, each rank trains its shard of every global
+    batch of cfg.batch_size (a study sets it for its own encoders; fine-tuning and retraining run on one rank).
     Returns one record per epoch: the mean of each logged value, plus `seconds`.
     `progress(epoch, epochs, record)` is called after each epoch.
     """
