@@ -37,6 +37,10 @@ ERROR_CASES = {
     "too few images": (["--n-images", "5"], "--n-images must be at least 20"),
     "name with a path": (["--name", "../elsewhere"], "--name must be a plain folder name"),
     "unwritable output": (["--out", "{tmp}/file.txt/runs"], "cannot write the run folder"),
+    "resume with study options": (["--resume", "{tmp}/run"], "--resume takes no other study options"),
+    "seeds not numbers": (["--seeds", "0,x"], "--seeds takes whole numbers separated by commas"),
+    "a seed twice": (["--seeds", "1,1"], "a seed is listed twice"),
+    "checkpoints every 0 epochs": (["--checkpoint-every", "0"], "checkpoint_every must be at least 1 epoch"),
 }
 if not torch.cuda.is_available():
     ERROR_CASES["absent GPU"] = (["--device", "cuda"], "device 'cuda' is not available")

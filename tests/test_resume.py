@@ -94,3 +94,12 @@ def test_checkpoint_restores_weights_optimiser_and_generators(tmp_path):
     with pytest.raises(SslabError, match="was written for other settings of vae"):
         train(3, ckpt)
     assert torch.equal(train(2, ckpt).mu_head.weight, half.mu_head.weight)
+
+
+def test_resume_needs_an_unfinished_run(tmp_path):
+    from click.testing import CliRunner
+
+    from sslab.cli import main
+
+    r = CliRunner().invoke(main, ["run", "--resume", str(tmp_path / "nowhere")])
+    assert r.exit_code == 2 and "sslab: error: nothing to resume at" in r.stderr
