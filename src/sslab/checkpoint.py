@@ -53,13 +53,13 @@ def load(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
     """Restore what `save` wrote into model, opt and the generators (and torch's RNGs); returns its meta."""
     meta = read_meta(path)
     tensors = load_file(str(path))
-    device = next(iter(model.state_dict().values())).device
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
     state: dict[int, dict[str, torch.Tensor]] = {}
     for k, v in tensors.items():
         if k.startswith("optim/"):
             _, i, key = k.split("/", 2)
-            state.setdefault(int(i), {})[key] = v if key == "step" else v.to(device)
+            state.setdefault(int(i), {})[key] = v
+    # the optimiser moves its state to its parameters' device itself (the step counter stays a CPU scalar)
     opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
     for k, g in generators.items():
         g.set_state(tensors[f"rng/{k}"])

@@ -8,10 +8,9 @@ them, are drawn the same way. One compare.json and one self-contained report.htm
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
+import os
 import statistics
 from pathlib import Path
 from typing import Any
@@ -75,7 +74,7 @@ def aggregate(results: list[dict[str, Any]], labels: list[str]) -> dict[str, Any
 
 
 def write(out_dir: Path, run_dirs: list[Path], labels: list[str] | None = None, title: str = "") -> dict[str, Any]:
-    """Write out_dir/compare.json, out_dir/results.json (the same) and out_dir/report.html; return the summary."""
+    """Write out_dir/compare.json, the figures as PNGs and out_dir/report.html; return the summary."""
     results = read(run_dirs)
     labels = labels or [Path(d).name for d in run_dirs]
     summary_ = aggregate(results, labels)
@@ -86,54 +85,30 @@ def write(out_dir: Path, run_dirs: list[Path], labels: list[str] | None = None, 
     return summary_
 
 
-def _png(fig) -> str:
-    import matplotlib.pyplot as plt
+def figures(s: dict[str, Any], out_dir: Path) -> list[tuple[Path, str]]:
+    """Draw the summary's figures into out_dir: (PNG, caption) each."""
+    from sslab import plots
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return f"<img src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}'>"
-
-
-def figure_points(s: dict[str, Any], metric: str, label: str):
-    """Each encoder's accuracy in every run (dots) with the mean and one standard deviation (bar)."""
-    import matplotlib.pyplot as plt
-
-    names = [n for n, e in s["encoders"].items() if e[metric]["mean"] is not None]
-    fig, ax = plt.subplots(figsize=(max(5, 0.75 * len(names) + 2), 3.6))
-    for i, n in enumerate(names):
-        e = s["encoders"][n][metric]
-        pts = [p for p in e["points"] if p is not None]
-        ax.errorbar([i], [e["mean"] * 100], yerr=[e["sd"] * 100], fmt="_", color="k", capsize=6, markersize=18)
-        ax.scatter([i + (j - (len(pts) - 1) / 2) * 0.08 for j in range(len(pts))], [p * 100 for p in pts],
-                   s=18, alpha=0.8, zorder=3)
-    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
-    ax.set_ylabel(f"{label} accuracy (%)")
-    ax.set_title(f"{label}: every run (dots), mean ± sd (bars)")
-    ax.grid(axis="y", alpha=0.3)
-    return fig
-
-
-def figure_curves(curves: dict[str, Any], axis: str):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for name, points in curves.items():
-        xs = [float(k) for k in points]
-        means = [points[k]["mean"] * 100 for k in points]
-        line, = ax.plot(xs, means, marker="o", label=name)
-        for x, k in zip(xs, points):
-            pts = [p * 100 for p in points[k]["points"] if p is not None]
-            ax.scatter([x] * len(pts), pts, s=8, color=line.get_color(), alpha=0.5)
-    ax.set_xscale("log")
-    ax.set_xlabel(axis)
-    ax.set_ylabel("linear probe test accuracy (%)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return fig
+    out = []
+    for metric, label in (("test_accuracy", "linear probe test accuracy"), ("knn_accuracy", "kNN test accuracy")):
+        values = {n: [p for p in e[metric]["points"] if p is not None] for n, e in s["encoders"].items()}
+        plots.save(plots.runs({n: v for n, v in values.items() if v}, label), out_dir / f"compare_{metric}.png")
+        out.append((out_dir / f"compare_{metric}.png", f"{label.capitalize()} of each encoder in every run."))
+    for kind, axis in (("label_fraction", "fraction of labelled training images"),
+                       ("images_per_class", "labelled training images per class")):
+        if kind in s:
+            means = {n: {float(k): c["mean"] for k, c in curve.items()} for n, curve in s[kind].items()}
+            points = {n: {float(k): [p for p in c["points"] if p is not None] for k, c in curve.items()}
+                      for n, curve in s[kind].items()}
+            plots.save(plots.curves(means, axis, None, runs=points), out_dir / f"compare_{kind}.png")
+            out.append((out_dir / f"compare_{kind}.png", "Linear probe test accuracy against the labels: the mean "
+                        "over the runs (line) and every run's point."))
+    return out
 
 
 def page(s: dict[str, Any], run_dirs: list[Path], out_dir: Path) -> str:
+    from sslab import report
+
     def cell(stat: dict[str, Any]) -> str:
         if stat["mean"] is None:
             return "–"
@@ -141,28 +116,13 @@ def page(s: dict[str, Any], run_dirs: list[Path], out_dir: Path) -> str:
         sd = f" ± {stat['sd']:.1%}" if len(s["runs"]) > 1 else ""
         return f"<b>{stat['mean']:.1%}</b>{sd}<br><small>{pts}</small>"
 
-    head = "".join(f"<th>{html.escape(label)}</th>" for _, label in METRICS)
-    body = "".join(f"<tr><td>{html.escape(n)}</td>" + "".join(f"<td>{cell(e[k])}</td>" for k, _ in METRICS) + "</tr>"
-                   for n, e in s["encoders"].items())
-    links = "".join(f"<li><a href='{html.escape(_relative(Path(d), out_dir))}/report.html'>{html.escape(label)}</a></li>"
-                    for d, label in zip(run_dirs, s["runs"]))
-    figures = _png(figure_points(s, "test_accuracy", "linear probe test"))
-    figures += _png(figure_points(s, "knn_accuracy", "kNN test"))
-    for kind, axis in (("label_fraction", "fraction of labelled training images"),
-                       ("images_per_class", "labelled training images per class")):
-        if kind in s:
-            figures += _png(figure_curves(s[kind], axis))
+    table = report.table(["encoder"] + [label for _, label in METRICS],
+                         [[html.escape(n)] + [cell(e[k]) for k, _ in METRICS] for n, e in s["encoders"].items()])
+    links = "".join(f"<li><a href='{html.escape(os.path.relpath(Path(d).resolve(), out_dir.resolve()))}/report.html'>"
+                    f"{html.escape(label)}</a></li>" for d, label in zip(run_dirs, s["runs"]))
+    pictures = "".join(report.figure(png, caption) for png, caption in figures(s, out_dir))
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(s['title'])}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
-table{{border-collapse:collapse;margin:1em 0}}td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}}
-td:first-child,th:first-child{{text-align:left}}img{{max-width:100%;display:block;margin:1em 0}}small{{color:#666}}</style>
-</head><body><h1>{html.escape(s['title'])}</h1>
+<style>{report.STYLE}</style></head><body><h1>{html.escape(s['title'])}</h1>
 <p>{len(s['runs'])} runs. Each cell: the mean over the runs (± sample standard deviation), then each run's value.</p>
-<table><tr><th>encoder</th>{head}</tr>{body}</table>{figures}
+{table}{pictures}
 <h2>The runs</h2><ul>{links}</ul></body></html>"""
-
-
-def _relative(target: Path, start: Path) -> str:
-    import os
-
-    return os.path.relpath(target.resolve(), start.resolve())

@@ -184,18 +184,35 @@ def factor_profile(encoders: list[str], factors: list[str], accuracy: np.ndarray
     return fig
 
 
-def curves(results: dict[str, dict[float, float]], xlabel: str, chance: float, starred: tuple[str, ...] = ()) -> Figure:
+def curves(results: dict[str, dict[float, float]], xlabel: str, chance: float | None, starred: tuple[str, ...] = (),
+           runs: dict[str, dict[float, list[float]]] | None = None) -> Figure:
     """Test accuracy against the number or fraction of labels (log x), one line per encoder; starred encoders
-    were retrained end to end at each point."""
+    were retrained end to end at each point. runs: each run's points beside the line (e.g. per seed)."""
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     for name, points in results.items():
         xs = sorted(points)
-        ax.plot(xs, [points[x] for x in xs], marker="o", ms=3,
-                label=name + ("*" if name in starred else ""), ls="--" if name in starred else "-")
-    ax.axhline(chance, color="gray", lw=0.8, ls=":", label="chance")
+        line, = ax.plot(xs, [points[x] for x in xs], marker="o", ms=3,
+                        label=name + ("*" if name in starred else ""), ls="--" if name in starred else "-")
+        for x, pts in (runs or {}).get(name, {}).items():
+            ax.scatter([x] * len(pts), pts, s=8, color=line.get_color(), alpha=0.5)
+    if chance is not None:
+        ax.axhline(chance, color="gray", lw=0.8, ls=":", label="chance")
     ax.set(xscale="log", xlabel=xlabel, ylabel="test accuracy", ylim=(0, 1.02))
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def runs(values: dict[str, list[float]], ylabel: str) -> Figure:
+    """Per encoder, every run's value (dots) and their mean ± one standard deviation (bar)."""
+    fig, ax = plt.subplots(figsize=(max(5, 0.75 * len(values) + 2), 3.6))
+    for i, pts in enumerate(values.values()):
+        mean, sd = np.mean(pts), np.std(pts, ddof=1) if len(pts) > 1 else 0.0
+        ax.errorbar([i], [mean], yerr=[sd], fmt="_", color="k", capsize=6, markersize=18)
+        ax.scatter(i + (np.arange(len(pts)) - (len(pts) - 1) / 2) * 0.08, pts, s=18, alpha=0.8, zorder=3)
+    ax.set_xticks(range(len(values)), list(values), rotation=30, ha="right")
+    ax.set(ylabel=ylabel, title=f"{ylabel}: every run (dots), mean ± sd (bars)")
+    ax.grid(axis="y", alpha=0.3)
     return fig
 
 

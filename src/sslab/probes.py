@@ -104,13 +104,15 @@ class SGDProbe(_Classifier):
     def fit(self, h, y, encode: Callable[[torch.Tensor], torch.Tensor] | None = None) -> "SGDProbe":
         """encode: h are inputs (e.g. images) and every minibatch is encoded again, as the tutorials did
         (`sslab bench` compares that with fitting on cached features); no standardisation then."""
-        h, y = (h if encode else as_tensor(h)), as_tensor(y, torch.int64)
-        self.classes_, y = torch.unique(y, return_inverse=True)
-        if encode is not None and self.standardise:
+        self.classes_, y = torch.unique(as_tensor(y, torch.int64), return_inverse=True)
+        self.mean_, self.std_ = 0.0, 1.0
+        if encode is None:
+            h = as_tensor(h)
+            if self.standardise:
+                self.mean_, self.std_ = h.mean(0), h.std(0).clamp_min(1e-6)
+            h, encode = (h - self.mean_) / self.std_, (lambda b: b)
+        elif self.standardise:
             raise ValueError("standardise needs the features up front, not encoded per batch")
-        self.mean_, self.std_ = (h.mean(0), h.std(0).clamp_min(1e-6)) if self.standardise else (0.0, 1.0)
-        h = (h - self.mean_) / self.std_ if encode is None else h
-        encode = encode or (lambda b: b)
         g = torch.Generator().manual_seed(self.seed)
         with torch.random.fork_rng(devices=[]):  # the layer's initialisation, from the probe's own seed
             torch.manual_seed(self.seed)

@@ -28,6 +28,11 @@ CAPTIONS = {
                        "the pairs SimCLR is trained to map to nearby features.",
 }
 FIRST = "How well does each encoder read out the labels?"
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}
+td:first-child,th:first-child{text-align:left}img{max-width:100%}figure{margin:1.5em 0}
+figcaption{color:#555;font-size:0.95em}pre{background:#f6f6f6;padding:1em;overflow:auto}small{color:#666}
+.skipped{color:#777}.about{background:#f3f6fa;padding:0.8em 1em;border-left:4px solid #4a78b0}"""  # every page's
 KEEP = "What do the encoders keep?"
 
 
@@ -63,12 +68,15 @@ def _main_table(results: dict[str, Any]) -> str:
     return table(["encoder", "linear probe, train", "val", "test", "kNN (k=20), test", "features", "time"], rows)
 
 
-def _figure(run_dir: Path, results: dict[str, Any], key: str, caption: str) -> str:
-    if key not in results["figures"]:
-        return ""
-    data = base64.b64encode((run_dir / results["figures"][key]).read_bytes()).decode()
-    return (f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(key)}'>"
+def figure(png: Path, caption: str) -> str:
+    """A PNG inlined in the page, with its caption."""
+    data = base64.b64encode(png.read_bytes()).decode()
+    return (f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(png.stem)}'>"
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _figure(run_dir: Path, results: dict[str, Any], key: str, caption: str) -> str:
+    return figure(run_dir / results["figures"][key], caption) if key in results["figures"] else ""
 
 
 def _sections(run_dir: Path, results: dict[str, Any]) -> list[tuple[str, list[str]]]:
@@ -127,11 +135,7 @@ def write(run_dir: str | Path) -> Path:
     probe = DESCRIPTIONS.get(results["config"].get("probe", "lbfgs"), "")
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>sslab study: {name}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
-table{{border-collapse:collapse;margin:1em 0}}td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}}
-td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}figure{{margin:1.5em 0}}
-figcaption{{color:#555;font-size:0.95em}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}
-.skipped{{color:#777}}.about{{background:#f3f6fa;padding:0.8em 1em;border-left:4px solid #4a78b0}}</style>
+<style>{STYLE}</style>
 </head><body>
 <h1>sslab study: {name}</h1>
 {about}

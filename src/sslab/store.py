@@ -1,7 +1,9 @@
 """Trained encoders on disk: the run folder's own (`encoders/`, what `sslab run --resume` keeps) and the
 encoder cache shared by every study (`$SSLAB_CACHE`, default ~/.cache/sslab/encoders), keyed by a hash of
-everything that determines the weights: the data, the training images and their labels, the method and its
-settings (encoder, view recipe, epochs ...), the seed, the precision and the sslab version.
+what determines the weights: the data, the training images and their labels, the method and its settings
+(encoder, view recipe, epochs ...), the seed, the precision, the loop's layout and order options (channels_last,
+compile, chunked reading) and the sslab version. Not the device nor the number of processes: an encoder trained
+on GPUs is reused on a CPU.
 
 An entry is NAME.safetensors (the method's state) and NAME.json (its training history, written last, so an
 entry without one is unfinished and ignored). Nothing is unpickled.
@@ -58,8 +60,7 @@ def load(folder: Path, name: str, method: torch.nn.Module) -> dict[str, Any] | N
         return None
     try:
         meta = json.loads(info.read_text())
-        device = next(iter(method.state_dict().values())).device
-        method.load_state_dict({k: v.to(device) for k, v in load_file(str(weights)).items()})
+        method.load_state_dict(load_file(str(weights)))  # copied into the method's tensors, on their device
     except (SafetensorError, ValueError, RuntimeError, OSError):
         return None  # a damaged or foreign entry is retrained, not trusted
     return meta

@@ -478,15 +478,17 @@ class Study:
         return method, history
 
     def cache_key(self, name: str, mcfg: methods.TrainConfig, idx: torch.Tensor, y: torch.Tensor, n_classes: int) -> str:
-        """What determines a trained encoder's weights, hashed: the data, its training images and (for a
-        label-using method) their labels, the method and its settings, the seed, the precision, the version."""
+        """What determines a trained encoder's weights, hashed (see sslab.store): the data, its training images
+        and (for a label-using method) their labels, the method and its settings, the seed, the precision, the
+        loop's layout and order options, the version."""
         if self._data_digest is None:
             self._data_digest = store.digest(self.images.x)
         idx = idx.cpu()
         return store.key({"data": self._data_digest, "images": store.digest(idx), "name": name,
                           "labels": store.digest(y.cpu()[idx]) if self.uses_labels(name) else None,
                           "method": dataclasses.asdict(mcfg), "shape": self.images.shape, "classes": n_classes,
-                          "seed": self.cfg.seed, "precision": self.cfg.precision, "sslab": __version__})
+                          "seed": self.cfg.seed, "precision": self.cfg.precision, "channels_last": self.cfg.channels_last,
+                          "compile": self.cfg.compile, "chunk": self.chunk, "sslab": __version__})
 
     # --- the study ------------------------------------------------------------------------------------
 

@@ -81,7 +81,8 @@ def fit(
     idx: torch.Tensor | None = None,
     loop: Loop | None = None,
 ) -> list[dict[str, float]]:
-    """Train `method` on uint8 images x (N, C, H, W) with labels y (N,), both on the method's device.
+    """Train `method` on uint8 images x (N, C, H, W) with labels y (N,), on the method's device or, for a
+    memory-mapped x, on the CPU (each batch then goes over through pinned memory).
 
     idx: train on the images at these indices only (default: all), without copying them out of x.
     One step: lr from the schedule -> method.inputs(batch) -> method.objective -> backward -> clip -> AdamW
@@ -160,7 +161,8 @@ def fit(
                 record = {k: float(v) / (i + 1) for k, v in sums.items()} | {"seconds": seconds}
                 history.append(record)
                 last = epoch + 1 == cfg.epochs
-                if loop.checkpoint is not None and rank == 0 and (last or (epoch + 1) % loop.checkpoint_every == 0):
+                due = last or (epoch + 1) % loop.checkpoint_every == 0
+                if loop.checkpoint is not None and rank == 0 and due and not stop:  # a cut-short epoch is no resume point
                     checkpoint.save(loop.checkpoint, method, opt, generators,
                                     {"epoch": epoch + 1, "step": step, "history": history,
                                      "method": method.name, "config": _jsonable(cfg)})
@@ -178,7 +180,8 @@ def fit(
 def epoch_order(idx: torch.Tensor, chunk: int, generator: torch.Generator) -> torch.Tensor:
     """The order an epoch visits the images at idx: a permutation, or with chunk > 0 the sorted idx cut into
     chunks of `chunk` neighbours, the chunks in a random order and each shuffled within (a memory-mapped file
-    is then read in large contiguous pieces, a few hundred MB at a time, instead of at random)."""
+    is then read one stretch of a few hundred MB at a time, which the page cache holds, not across the whole
+    file at random)."""
     n = len(idx)
     draw = lambda k: torch.randperm(k, generator=generator, device=generator.device).cpu()  # noqa: E731
     if not chunk or n <= chunk:
@@ -243,7 +246,7 @@ def prepare_model(method: Method, loop: Loop, ranks: int) -> nn.Module:
     if loop.sync_bn and ranks > 1:
         if next(method.parameters()).device.type != "cuda":
             raise SslabError("sync_bn needs GPUs: torch's SyncBatchNorm does not run on the CPU")
-        for name, module in list(method.named_modules()):
+        for module in list(method.modules()):
             for child_name, child in list(module.named_children()):
                 if isinstance(child, nn.BatchNorm2d | nn.BatchNorm1d):
                     sync = nn.SyncBatchNorm.convert_sync_batchnorm(child)
@@ -292,6 +295,6 @@ def extract(method: Method, x: torch.Tensor, precision: str = "bf16", batch_size
     for i in range(0, n, batch_size):
         batch = x[i : i + batch_size] if idx is None else x[idx[i : i + batch_size].to(x.device)]
         with autocast(device, precision):
-            h = to_float(batch.to(device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
+            h = to_float(_to(batch, device)).contiguous(memory_format=torch.channels_last)
             out.append(features(h).float().cpu())
     return torch.cat(out) if out else torch.zeros(0, 0)

@@ -71,5 +71,5 @@ def source(path: Path, image_size: int | None) -> Source:
         return read
 
     return Source(tuple(x.shape[1:]), tuple(meta["class_names"]),
-                  {k: Part(len(v), reader(v), np.where(y[v] >= 0, y[v], -1) if (y[v] >= 0).any() else None)
+                  {k: Part(len(v), reader(v), y[v] if (y[v] >= 0).any() else None)
                    for k, v in parts.items()})
