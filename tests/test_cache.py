@@ -28,7 +28,7 @@ def test_a_second_study_loads_its_encoders_from_the_cache(tmp_path):
     second, log2 = _run(tmp_path, "second")
     assert second["cached"] == {"supervised": "the cache", "vae": "the cache",
                                 "supervised on 60 labels": "the cache"}
-    assert " epochs on " not in log2  # nothing trained: "[name] training N epochs on M images"
+    assert " epochs on " not in log2  # nothing trained: "name: training N epochs on M images"
     for name in ("supervised", "vae"):
         a = load_file(str(tmp_path / "first" / "encoders" / f"{name}.safetensors"))
         b = load_file(str(tmp_path / "second" / "encoders" / f"{name}.safetensors"))
@@ -36,7 +36,7 @@ def test_a_second_study_loads_its_encoders_from_the_cache(tmp_path):
         assert second["encoders"][name]["test_accuracy"] == first["encoders"][name]["test_accuracy"]
         assert second["encoders"][name]["from"] == "the cache"
     assert second["labels"] == first["labels"]
-    assert "from the encoder cache" in (tmp_path / "second" / "report.html").read_text()
+    assert "Loaded finished from the cache" in (tmp_path / "second" / "report.html").read_text()
 
 
 @pytest.mark.parametrize("change", [{"seed": 1}, {"overrides": BASE.overrides + ("vae.lr=0.0031",)},
@@ -54,7 +54,7 @@ def test_force_retrains_and_no_cache_leaves_it_alone(tmp_path):
 
     _run(tmp_path, "first")
     forced, log = _run(tmp_path, "forced", dataclasses.replace(BASE, force=True))
-    assert forced["cached"] == {} and "[vae] training 1 epochs" in log
+    assert forced["cached"] == {} and "vae: training 1 epochs" in log
     before = {p.name: p.stat().st_mtime_ns for p in store.cache_dir().iterdir()}
     off, _ = _run(tmp_path, "off", dataclasses.replace(BASE, cache=False))
     assert off["cached"] == {}

@@ -1,4 +1,6 @@
 import json
+import re
+import signal
 import subprocess
 import sys
 
@@ -119,15 +121,22 @@ def test_quick_dsprites_study_end_to_end(tmp_path):
     assert labels["label_fraction"]["raw"]["1.0"] == results["encoders"]["raw"]["test_accuracy"]
     n_one_percent = labels["sizes"]["label_fraction"]["0.01"]
     assert 15 <= n_one_percent <= 18  # 1% of each class's ~480 training images, rounded up
-    assert f"[supervised on {n_one_percent} labels] training 15 epochs" in r.stderr  # epochs x min(1/f, 5)
+    assert f"supervised on {n_one_percent} labels: training 15 epochs" in r.stderr  # epochs x min(1/f, 5)
     bias = results["bias"]
     assert bias["n_biased"] == bias["n_control"] > 0 and set(bias["encoders"]) == set(names)
-    assert "[simclr on the biased set] training 3 epochs" in r.stderr
+    assert "simclr on the biased set: training 3 epochs" in r.stderr
     assert results["umap"]["n_images"] > 0
-    for fig in FIGURES:
-        assert (run / f"{fig}.png").stat().st_size > 1000, fig
+    for fig in FIGURES:  # saved as data, drawn by the report (and written beside it as PNGs)
+        assert (run / "figures" / f"{fig}.json").is_file(), fig
+        assert sum(p.stat().st_size for p in (run / "figures").glob(f"{fig}*.png")) > 1000, fig
     html = (run / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == len(FIGURES) and "simclr-2neg" in html
+    assert html.count("<figure>") == len(FIGURES) and "simclr-2neg" in html
+    assert html.count("<img ") == html.count(" alt='") > len(FIGURES)  # panels: one image per encoder
+    assert "Smoke test: these numbers come from a shortened run (--quick: 2000 images and 3 epochs" in html
+    # Progress, as a log file sees it: stages, per-epoch times with what is left, no control characters.
+    assert "[encoder 6/6] simclr-2neg" in r.stderr and "[analysis 5/5] umap" in r.stderr
+    assert re.search(r"  simclr epoch 2/3  loss \S+ .* \d+\.\d s, \d+ s left", r.stderr), r.stderr[-2000:]
+    assert "\x1b" not in r.stderr and "\r" not in r.stderr
     assert "<h1>sslab study: smoke</h1>" in html  # rendered before the rename, titled after it
     for question in ("What do the encoders keep?", "How many labels do they need?", "Do they survive a biased",
                      "The <b>transfer</b> analysis did not run: no classes are held out"):
@@ -150,7 +159,7 @@ def test_analyses_can_be_chosen(tmp_path):
     results = json.loads((tmp_path / "runs" / "s" / "results.json").read_text())
     assert "similarity" in results and not {"factors", "labels", "bias", "umap"} & set(results)
     assert {"rsm", "cka", "confusion"} <= set(results["figures"]) and "bias" not in results["figures"]
-    assert "analysis: bias" not in r.stderr
+    assert "[analysis 1/1] similarity" in r.stderr and "bias" not in r.stderr
 
 
 def test_every_method_in_one_study(tmp_path):
@@ -299,3 +308,40 @@ def test_quick_and_epochs_override_a_study_files_epochs():
     quick = plan(StudyConfig(**fields, quick=True), images, split).methods
     assert quick["simclr"].epochs == quick["supervised"].epochs == 3 and quick["simclr"].temperature == 0.07
     assert plan(StudyConfig(**fields, quick=True, epochs=1), images, split).methods["supervised"].epochs == 1
+
+
+def _start(*args, cwd):
+    return subprocess.Popen([sys.executable, "-m", "sslab", *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_an_interrupt_is_one_line_and_exit_130(tmp_path):
+    p = _start("run", "--methods", "simclr", "--n-images", "2000", "--analyses", "none", "--out", "runs",
+               "--name", "cut", cwd=tmp_path)
+    seen = ""
+    for line in p.stderr:  # interrupt once the training has started
+        seen += line
+        if "training simclr" in line or "simclr: training" in line:
+            break
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    lines = (seen + err).strip().splitlines()
+    assert p.returncode == 130, seen + err
+    assert lines[-1].startswith("sslab: error: interrupted") and "Traceback" not in seen + err
+
+
+def test_two_runs_of_one_name_never_share_a_folder(tmp_path):
+    args = ("run", "--methods", "random,supervised", "--epochs", "1", "--n-images", "400", "--analyses", "none",
+            "--out", "runs", "--name", "same")
+    first, second = _start(*args, cwd=tmp_path), _start(*args, cwd=tmp_path)
+    done = [(p.wait(timeout=300), p.stderr.read()) for p in (first, second)]
+    codes = sorted(code for code, _ in done)
+    assert codes == [0, 2], done
+    failed = next(err for code, err in done if code == 2).strip().splitlines()
+    assert len(failed) == 1 and failed[0].startswith("sslab: error: ")
+    assert "a run of this name is running" in failed[0] or "already exists" in failed[0]
+    # The winner's run is whole: nothing of it was deleted by the other.
+    results = json.loads((tmp_path / "runs" / "same" / "results.json").read_text())
+    assert list(results["encoders"]) == ["random", "supervised"]
+    assert (tmp_path / "runs" / "same" / "encoders" / "supervised.safetensors").is_file()
+    assert not (tmp_path / "runs" / "same.partial").exists()

@@ -9,12 +9,28 @@ from pathlib import Path
 
 import click
 
+from sslab import i18n
 from sslab.errors import SslabError
+from sslab.i18n import _
 
 
 def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"sslab: error: {message}", err=True)
+    click.echo(f"sslab: {_('error')}: {i18n.text(message)}", err=True)
     sys.exit(code)
+
+
+def _language(command):
+    """The --lang option: messages and reports in that language (default: the environment's, else English)."""
+    def choose(ctx, param, value):
+        try:
+            i18n.use(value)
+        except SslabError as e:
+            _fail(str(e))
+        return value
+
+    return click.option("--lang", metavar="CODE", callback=choose, expose_value=False, is_eager=True,
+                        help=f"Language of the messages and the report: {', '.join(i18n.languages())} (default: "
+                             f"from LANG, else en).")(command)
 
 
 def _list(value: str | None) -> tuple[str, ...] | None:
@@ -89,10 +105,15 @@ def main() -> None:
               help="Carry on an interrupted run (its RUN_DIR or RUN_DIR.partial): finished encoders and analyses are "
                    "kept, the encoder in training resumes from its last checkpoint. Takes no other option but --device.")
 @click.option("--print-config", is_flag=True, help="Print the resolved study as TOML and exit without running it.")
+@click.option("--progress", "progress_mode", type=click.Choice(["auto", "bar", "plain"]), default="auto",
+              show_default=True, help="How progress is shown: a live bar (on a terminal), or plain lines without "
+              "control characters (when stderr is not a terminal: logs, CI, notebooks).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing while running; only errors and the final table.")
+@_language
 def run(study, data, quick, n_images, image_size, encoders, encoder, views, analyses, target, protocol,
         label_fraction, n_labelled, holdout, train_fraction, val_fraction, seed, split_seed, epochs, overrides,
         probe, umap_colour, precision, device, out, name, channels_last, compile_, sync_bn, checkpoint_every,
-        tensorboard, seeds, force, no_cache, resume, print_config) -> None:
+        tensorboard, seeds, force, no_cache, resume, print_config, progress_mode, quiet) -> None:
     """Run a study and write runs/<name>/ (results.json, figures, report.html).
 
     STUDY is a named study (`sslab studies`; default: dsprites when no --data is given) or a study
@@ -104,15 +125,16 @@ def run(study, data, quick, n_images, image_size, encoders, encoder, views, anal
     --no-python sslab run ...`): each process trains its share of every batch; rank 0 writes the run.
     """
     from sslab import distributed, studies
+    from sslab.progress import Progress
     from sslab.study import partial, resumable, run as run_study
 
     run_dir: Path | None = None
     try:
         rank_device = distributed.init(device or "auto")  # under torchrun: join the other processes
-        log = (lambda m: click.echo(m, err=True)) if distributed.is_main() else (lambda m: None)
+        log = Progress("quiet" if quiet or not distributed.is_main() else progress_mode)
         if resume:
             ctx = click.get_current_context()
-            given = [k for k in ctx.params if k not in ("resume", "device")
+            given = [k for k in ctx.params if k not in ("resume", "device", "progress_mode", "quiet")
                      and ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT]
             if given or study:
                 raise SslabError("--resume takes no other study options: the run folder's study.toml holds them")
@@ -142,8 +164,8 @@ def run(study, data, quick, n_images, image_size, encoders, encoder, views, anal
         _fail(str(e))
     except KeyboardInterrupt:
         if run_dir is not None and resumable(partial(run_dir)):
-            _fail(f"interrupted; carry on with: sslab run --resume {partial(run_dir)}", 130)
-        _fail("interrupted; nothing was written", 130)
+            _fail(_("interrupted; carry on with: sslab run --resume {path}").format(path=partial(run_dir)), 130)
+        _fail(_("interrupted; nothing was written"), 130)
     if not distributed.is_main():
         return
     _print_results(results, run_dir)
@@ -202,21 +224,26 @@ def _print_results(results: dict, run_dir: Path) -> None:
     from sslab.report import encoder_names
 
     if "seeds" in results:
-        click.echo(f"\n{'encoder':<16}{'test (mean ± sd)':>20}{'kNN test':>20}   over seeds {results['seeds']}")
+        click.echo(f"\n{_('encoder'):<16}{_('test (mean ± sd)'):>20}{_('kNN test'):>20}   "
+                   + _("over seeds {seeds}").format(seeds=results["seeds"]))
         for enc, r in results["encoders"].items():
             click.echo(f"{enc:<16}{_mean_sd(r['test_accuracy']):>20}{_mean_sd(r['knn_accuracy']):>20}")
-        click.echo(f"\nreport: {run_dir / 'report.html'}")
+        click.echo("\n" + _("report: {path}").format(path=run_dir / "report.html"))
         return
-    click.echo(f"\n{'encoder':<16}{'train':>9}{'val':>9}{'test':>9}{'kNN test':>10}")
-    click.echo(f"{'chance':<16}{'':>9}{'':>9}{results['chance']:>9.2%}{results['chance']:>10.2%}")
+    click.echo(f"\n{_('encoder'):<16}{_('train'):>9}{_('val'):>9}{_('test'):>9}{_('kNN test'):>10}")
+    click.echo(f"{_('chance'):<16}{'':>9}{'':>9}{results['chance']:>9.2%}{results['chance']:>10.2%}")
     for enc in encoder_names(results):
         r = results["encoders"][enc]
         val = "" if r["val_accuracy"] is None else f"{r['val_accuracy']:.2%}"
-        cached = f"  (from {r['from']})" if "from" in r else ""
+        cached = "  (" + _("from {source}").format(source=_(r["from"])) + ")" if "from" in r else ""
         click.echo(f"{enc:<16}{r['train_accuracy']:>9.2%}{val:>9}{r['test_accuracy']:>9.2%}"
                    f"{r['knn_accuracy']:>10.2%}{cached}")
-    click.echo(f"\nchance = the majority class's share of the test images\n"
-               f"{results['seconds']:.0f} s; report: {run_dir / 'report.html'}")
+    if results.get("shortened"):
+        click.echo("\n" + _("smoke test ({reasons}): these are not the study's numbers").format(
+            reasons="; ".join(i18n.text(r) for r in results["shortened"])))
+    click.echo("\n" + _("chance = the majority class's share of the test images") + "\n"
+               + _("{seconds} s; report: {path}").format(seconds=f"{results['seconds']:.0f}",
+                                                        path=run_dir / "report.html"))
 
 
 def _mean_sd(stat: dict) -> str:
@@ -225,13 +252,18 @@ def _mean_sd(stat: dict) -> str:
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
+@_language
 def report(run_dir: str) -> None:
-    """Re-render RUN_DIR/report.html from its results.json and figures (no retraining)."""
+    """Re-render RUN_DIR/report.html from its results.json and saved figure data (no retraining), e.g. in
+    another language: `sslab report RUN_DIR --lang ja`. A figure that cannot be drawn is named on stderr
+    and in the page, and the rest is rendered."""
     from sslab import report as report_mod
 
-    if not (Path(run_dir) / "results.json").is_file():
-        _fail(f"no results.json in {run_dir}")
-    click.echo(report_mod.write(run_dir))
+    try:
+        path = report_mod.write(run_dir, log=lambda problem: click.echo(f"sslab: {_('warning')}: {problem}", err=True))
+    except SslabError as e:
+        _fail(str(e))
+    click.echo(path)
 
 
 @main.command()
@@ -265,6 +297,7 @@ def prepare(data, out_dir, n_images, image_size, seed) -> None:
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for compare.json and report.html "
               "(default: runs/compare-<date>-<time>).")
+@_language
 def compare(run_dirs, out) -> None:
     """Put finished runs side by side: every encoder's probe accuracies in each, their mean and standard
     deviation, and figures with every run's point (one table, one page)."""
@@ -275,10 +308,10 @@ def compare(run_dirs, out) -> None:
         s = compare_mod.write(out_dir, [Path(d) for d in run_dirs])
     except SslabError as e:
         _fail(str(e))
-    click.echo(f"{'encoder':<22}" + "".join(f"{label:>20}" for _, label in compare_mod.METRICS))
+    click.echo(f"{'encoder':<22}" + "".join(f"{label:>20}" for _k, label in compare_mod.METRICS))
     for name, e in s["encoders"].items():
         click.echo(f"{name:<22}" + "".join(f"{(_mean_sd(e[k]) if e[k]['mean'] is not None else '-'):>20}"
-                                           for k, _ in compare_mod.METRICS))
+                                           for k, _label in compare_mod.METRICS))
     click.echo(f"\n{len(run_dirs)} runs; report: {out_dir / 'report.html'}")
 
 
@@ -329,12 +362,13 @@ def list_views() -> None:
 
 
 @main.command(name="studies")
+@_language
 def list_studies() -> None:
     """List the named studies (`sslab run NAME`)."""
     from sslab import studies
 
     for name in studies.names():
-        click.echo(f"{name:<14}{studies.read(name).get('description', '')}")
+        click.echo(f"{name:<14}{i18n.text(studies.read(name).get('description', ''))}")
 
 
 @main.command()

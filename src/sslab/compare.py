@@ -44,7 +44,7 @@ def rows(results: list[dict[str, Any]]) -> dict[str, list[dict[str, float | None
         for r in results:
             e = r["encoders"].get(base)
             e = e.get("variants", {}).get(variant.rstrip(")")) if e is not None and variant else e
-            per_run.append(None if e is None else {k: e.get(k) for k, _ in METRICS})
+            per_run.append(None if e is None else {k: e.get(k) for k, _label in METRICS})
         table[name] = per_run
     return table
 
@@ -62,7 +62,7 @@ def aggregate(results: list[dict[str, Any]], labels: list[str]) -> dict[str, Any
     """What compare.json holds: per encoder and metric, mean, sd and per-run points; label curves likewise."""
     out: dict[str, Any] = {"runs": labels, "encoders": {}}
     for name, per_run in rows(results).items():
-        out["encoders"][name] = {k: summary([None if p is None else p[k] for p in per_run]) for k, _ in METRICS}
+        out["encoders"][name] = {k: summary([None if p is None else p[k] for p in per_run]) for k, _label in METRICS}
     for kind in ("label_fraction", "images_per_class"):
         if all(kind in r.get("labels", {}) for r in results):
             curves: dict[str, dict[str, Any]] = {}
@@ -92,7 +92,8 @@ def figures(s: dict[str, Any], out_dir: Path) -> list[tuple[Path, str]]:
     out = []
     for metric, label in (("test_accuracy", "linear probe test accuracy"), ("knn_accuracy", "kNN test accuracy")):
         values = {n: [p for p in e[metric]["points"] if p is not None] for n, e in s["encoders"].items()}
-        plots.save(plots.runs({n: v for n, v in values.items() if v}, label), out_dir / f"compare_{metric}.png")
+        with plots.style():
+            plots.save(plots.runs({n: v for n, v in values.items() if v}, label), out_dir / f"compare_{metric}.png")
         out.append((out_dir / f"compare_{metric}.png", f"{label.capitalize()} of each encoder in every run."))
     for kind, axis in (("label_fraction", "fraction of labelled training images"),
                        ("images_per_class", "labelled training images per class")):
@@ -100,7 +101,8 @@ def figures(s: dict[str, Any], out_dir: Path) -> list[tuple[Path, str]]:
             means = {n: {float(k): c["mean"] for k, c in curve.items()} for n, curve in s[kind].items()}
             points = {n: {float(k): [p for p in c["points"] if p is not None] for k, c in curve.items()}
                       for n, curve in s[kind].items()}
-            plots.save(plots.curves(means, axis, None, runs=points), out_dir / f"compare_{kind}.png")
+            with plots.style():
+                plots.save(plots.curves(means, axis, None, runs=points), out_dir / f"compare_{kind}.png")
             out.append((out_dir / f"compare_{kind}.png", "Linear probe test accuracy against the labels: the mean "
                         "over the runs (line) and every run's point."))
     return out
@@ -116,8 +118,8 @@ def page(s: dict[str, Any], run_dirs: list[Path], out_dir: Path) -> str:
         sd = f" ± {stat['sd']:.1%}" if len(s["runs"]) > 1 else ""
         return f"<b>{stat['mean']:.1%}</b>{sd}<br><small>{pts}</small>"
 
-    table = report.table(["encoder"] + [label for _, label in METRICS],
-                         [[html.escape(n)] + [cell(e[k]) for k, _ in METRICS] for n, e in s["encoders"].items()])
+    table = report.table(["encoder"] + [label for _k, label in METRICS],
+                         [[html.escape(n)] + [cell(e[k]) for k, _label in METRICS] for n, e in s["encoders"].items()])
     links = "".join(f"<li><a href='{html.escape(os.path.relpath(Path(d).resolve(), out_dir.resolve()))}/report.html'>"
                     f"{html.escape(label)}</a></li>" for d, label in zip(run_dirs, s["runs"]))
     pictures = "".join(report.figure(png, caption) for png, caption in figures(s, out_dir))

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sslab.i18n import N_
+
 
 def as_tensor(a: torch.Tensor | np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     return a.detach().to(dtype) if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a), dtype=dtype)
@@ -154,11 +156,11 @@ PROBES: dict[str, Callable[[float], _Classifier]] = {
 
 
 DESCRIPTIONS = {  # for the report
-    "lbfgs": "multinomial logistic regression on standardised features, fitted to convergence by L-BFGS",
-    "tutorial": "the Neuromatch tutorial's classifier: a linear layer on unstandardised features, Adam lr 1e-3, "
-                "cosine schedule (T_max 100), batch 1000, 25 epochs",
-    "uva": "the UvA SimCLR tutorial's logistic regression: AdamW lr 1e-3, weight decay 1e-3, batch 64, 100 epochs, "
-           "learning rate x0.1 at epochs 60 and 80",
+    "lbfgs": N_("multinomial logistic regression on standardised features, fitted to convergence by L-BFGS"),
+    "tutorial": N_("the Neuromatch tutorial's classifier: a linear layer on unstandardised features, Adam lr 1e-3, "
+                "cosine schedule (T_max 100), batch 1000, 25 epochs"),
+    "uva": N_("the UvA SimCLR tutorial's logistic regression: AdamW lr 1e-3, weight decay 1e-3, batch 64, 100 epochs, "
+           "learning rate x0.1 at epochs 60 and 80"),
 }
 
 

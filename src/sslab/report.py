@@ -1,8 +1,11 @@
-"""results.json + figures in a run directory -> one self-contained report.html (figures inlined).
+"""results.json + figure data in a run directory -> one self-contained report.html (figures inlined).
 
-The report is a view over saved results: `sslab report RUN_DIR` re-renders it without retraining.
-It is grouped by the questions a study asks (each analysis names its question, its captions and its
-table); each figure has one sentence on how to read it; analyses that did not run say why.
+The report is a view over saved results: `sslab report RUN_DIR [--lang ja]` re-renders it, figures
+included (they are drawn from figures/<key>.json here), without retraining. Its first screen holds the
+question, the data, the encoders and the headline table (with a banner when the run was a smoke test);
+then a table of contents, one section per question a study asks (each analysis names its question, its
+captions and its table), how the study was run, and its configuration. Each figure has one sentence on
+how to read it and alt text; a click shows it at full size. Analyses that did not run say why.
 """
 
 from __future__ import annotations
@@ -10,30 +13,48 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sslab import analyses
+from sslab import analyses, i18n, plots
+from sslab.errors import SslabError
+from sslab.i18n import N_, _
 
 CAPTIONS = {
-    "confusion": "Each panel is one encoder's linear probe on the test images: row = true class, column = "
-                 "predicted, each row sums to 1, so a bright diagonal means few confusions.",
-    "loss_curves": "Training loss per epoch of each trained encoder (supervised: cross-entropy; VAE: negative "
-                   "ELBO per image; SimCLR: NT-Xent), so a curve still falling at the end was stopped early.",
-    "reconstructions": "Test images above each autoencoder's reconstructions from its features (the VAE's from "
-                       "the posterior mean): what the features retain of each image.",
-    "gallery": "Training images with their labels (for generated data, their latent factors; the red cross marks "
-               "the sprite's position).",
-    "augmented_pairs": "Test images and two independent random views of each, drawn with the study's view recipe: "
-                       "the pairs SimCLR is trained to map to nearby features.",
+    "confusion": N_("Each panel is one encoder's linear probe on the test images: row = true class, column = "
+                    "predicted, each row sums to 1, so a bright diagonal means few confusions."),
+    "loss_curves": N_("Training loss per epoch of each trained encoder (supervised: cross-entropy; VAE: negative "
+                      "ELBO per image; SimCLR: NT-Xent), so a curve still falling at the end was stopped early."),
+    "reconstructions": N_("Test images above each autoencoder's reconstructions from its features (the VAE's from "
+                          "the posterior mean): what the features retain of each image."),
+    "gallery": N_("Training images with their labels (for generated data, their latent factors; the red cross "
+                  "marks the sprite's position)."),
+    "augmented_pairs": N_("Test images and two independent random views of each, drawn with the study's view "
+                          "recipe: the pairs SimCLR is trained to map to nearby features."),
 }
-FIRST = "How well does each encoder read out the labels?"
-STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}
-td:first-child,th:first-child{text-align:left}img{max-width:100%}figure{margin:1.5em 0}
-figcaption{color:#555;font-size:0.95em}pre{background:#f6f6f6;padding:1em;overflow:auto}small{color:#666}
-.skipped{color:#777}.about{background:#f3f6fa;padding:0.8em 1em;border-left:4px solid #4a78b0}"""  # every page's
-KEEP = "What do the encoders keep?"
+FIRST = N_("How well does each encoder read out the labels?")
+KEEP = N_("What do the encoders keep?")
+DATA = N_("The data")
+STYLE = """*{box-sizing:border-box}body{font:16px/1.5 system-ui,sans-serif;max-width:1000px;margin:0 auto;
+padding:1em;color:#222}h1{font-size:1.6em;margin:.3em 0}h2{margin-top:2em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:1em 0;display:block;overflow-x:auto;max-width:100%}
+td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
+td:first-child,th:first-child{text-align:left;white-space:normal;min-width:7em}figure{margin:1.5em 0}figure img{max-width:100%;height:auto;
+cursor:zoom-in}.panels{display:flex;flex-wrap:wrap;gap:6px 12px;align-items:flex-start}
+figcaption{color:#555;font-size:.95em}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:.85em}
+small{color:#666}.skipped{color:#777}.about{background:#f3f6fa;padding:.8em 1em;border-left:4px solid #4a78b0}
+.banner{background:#fff3cd;border:2px solid #d39e00;padding:.7em 1em;font-weight:600}
+nav ol{columns:2;margin:.5em 0}#zoom{position:fixed;inset:0;background:#fffffff5;overflow:auto;display:none;
+z-index:9;cursor:zoom-out;padding:1em}#zoom.on{display:block}#zoom img{max-width:none}
+@media (max-width:640px){body{font-size:15px;padding:.6em}td,th{padding:3px 6px}nav ol{columns:1}}"""  # every page's
+ZOOM = """<div id="zoom" role="dialog"></div><script>
+const z=document.getElementById('zoom');
+document.addEventListener('click',e=>{const i=e.target.closest('figure img');
+if(i){const c=i.cloneNode();c.removeAttribute('width');z.replaceChildren(c);z.classList.add('on')}
+else if(e.target.closest('#zoom'))z.classList.remove('on')});
+document.addEventListener('keydown',e=>{if(e.key==='Escape')z.classList.remove('on')});
+</script>"""
 
 
 def encoder_names(results: dict[str, Any]) -> list[str]:
@@ -54,42 +75,75 @@ def pct(v: float | None) -> str:
 
 def _main_table(results: dict[str, Any]) -> str:
     enc, chance = results["encoders"], results["chance"]
-    rows = [["chance (majority class)", "", "", pct(chance), pct(chance), "", ""]]
+    rows = [[html.escape(_("chance (majority class)")), "", "", pct(chance), pct(chance), "", ""]]
     for n in encoder_names(results):
         r = enc[n]
-        warn = "".join(f"<br><small>&#9888; {html.escape(w)}</small>" for w in r.get("warnings", []))
+        warn = "".join(f"<br><small>&#9888; {html.escape(i18n.text(w))}</small>" for w in r.get("warnings", []))
         rows.append([html.escape(n) + warn, pct(r["train_accuracy"]), pct(r.get("val_accuracy")),
                      f"<b>{pct(r['test_accuracy'])}</b>", pct(r["knn_accuracy"]), str(r["feature_dim"]),
                      f"{r['seconds']:.0f} s"])
         for key, v in r.get("variants", {}).items():  # the same encoder read elsewhere (a head, a teacher)
-            rows.append([f"&nbsp;&nbsp;{html.escape(n)} ({html.escape(key)})", pct(v["train_accuracy"]),
+            rows.append([f"&nbsp;&nbsp;{html.escape(n)} ({html.escape(_(key))})", pct(v["train_accuracy"]),
                          pct(v.get("val_accuracy")), pct(v["test_accuracy"]), pct(v["knn_accuracy"]),
                          str(v["feature_dim"]), ""])
-    return table(["encoder", "linear probe, train", "val", "test", "kNN (k=20), test", "features", "time"], rows)
+    return table([_("encoder"), _("linear probe, train"), _("val"), _("test"), _("kNN (k=20), test"), _("features"),
+                  _("time")], rows)
 
 
-def figure(png: Path, caption: str) -> str:
-    """A PNG inlined in the page, with its caption."""
-    data = base64.b64encode(png.read_bytes()).decode()
-    return (f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(png.stem)}'>"
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+def figure(images: Path | bytes | list[bytes], caption: str, alts: list[str] | None = None) -> str:
+    """PNGs (a file, or one or more panels' bytes) inlined in the page, with a caption and alt text each."""
+    pngs = [images.read_bytes()] if isinstance(images, Path) else [images] if isinstance(images, bytes) else images
+    alts = alts or [caption] * len(pngs)
+    tags = "".join(f"<img src='data:image/png;base64,{base64.b64encode(p).decode()}' width='{_width(p)}' "
+                   f"alt='{html.escape(a, quote=True)}'>" for p, a in zip(pngs, alts))
+    body = f"<div class='panels'>{tags}</div>" if len(pngs) > 1 else tags
+    return f"<figure>{body}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
-def _figure(run_dir: Path, results: dict[str, Any], key: str, caption: str) -> str:
-    return figure(run_dir / results["figures"][key], caption) if key in results["figures"] else ""
+def _width(png: bytes) -> int:
+    return int.from_bytes(png[16:20], "big")  # the IHDR chunk's width
 
 
-def _sections(run_dir: Path, results: dict[str, Any]) -> list[tuple[str, list[str]]]:
+class Renderer:
+    """Draws a run's figures (from their saved data, in the current language) and collects what went wrong."""
+
+    def __init__(self, run_dir: Path, results: dict[str, Any], log: Callable[[str], None] | None):
+        self.run_dir, self.results, self.log = run_dir, results, log or (lambda m: None)
+        self.problems: list[str] = []
+
+    def __call__(self, key: str, caption: str) -> str:
+        if key not in self.results["figures"]:
+            return ""
+        stored = self.run_dir / self.results["figures"][key]
+        try:
+            if stored.suffix == ".png":  # a run from before figures were saved as data
+                return figure(stored, caption)
+            figs = plots.draw(plots.load_plot(stored))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            problem = _("figure {key} could not be drawn from {path}: {error}").format(
+                key=key, path=stored.with_suffix(".json"), error=getattr(e, "strerror", None) or e)
+            self.problems.append(problem)
+            self.log(problem)
+            return f"<p class='skipped'>&#9888; {html.escape(problem)}</p>"
+        short = caption.split(". ")[0].split("。")[0].rstrip(".")  # the caption's first sentence
+        alts = [short + (f" — {f.axes[0].get_title()}" if len(figs) > 1 and f.axes and f.axes[0].get_title() else "")
+                for f in figs]
+        pngs = [plots.png(f) for f in figs]
+        for i, p in enumerate(pngs):  # beside the data, for slides and papers
+            (self.run_dir / "figures" / (f"{key}.png" if len(pngs) == 1 else f"{key}-{i + 1}.png")).write_bytes(p)
+        return figure(pngs, caption, alts)
+
+
+def _sections(draw: Renderer, results: dict[str, Any]) -> list[tuple[str, list[str]]]:
     """(question, HTML parts) in report order: the probes, each analysis's question, the data."""
     names = [html.escape(n) for n in encoder_names(results)]
-    sections: dict[str, list[str]] = {FIRST: [_main_table(results), _figure(run_dir, results, "confusion",
-                                                                            CAPTIONS["confusion"]),
-                                              _figure(run_dir, results, "loss_curves", CAPTIONS["loss_curves"])]}
+    sections: dict[str, list[str]] = {FIRST: [draw("confusion", _(CAPTIONS["confusion"])),
+                                              draw("loss_curves", _(CAPTIONS["loss_curves"]))]}
     for key, module in analyses.REGISTRY.items():
         parts = sections.setdefault(module.QUESTION, [])
         if key in results.get("skipped", {}):
-            parts.append(f"<p class='skipped'>The <b>{key}</b> analysis did not run: "
-                         f"{html.escape(results['skipped'][key])}.</p>")
+            parts.append("<p class='skipped'>" + _("The {name} analysis did not run: {reason}.").format(
+                name=f"<b>{key}</b>", reason=html.escape(i18n.text(results["skipped"][key]))) + "</p>")
             continue
         if key not in results:
             continue
@@ -100,12 +154,13 @@ def _sections(run_dir: Path, results: dict[str, Any]) -> list[tuple[str, list[st
             elif tables:
                 parts.append(tables)
                 tables = ""
-            parts.append(_figure(run_dir, results, fig, caption))
-    sections.setdefault(KEEP, []).append(_figure(run_dir, results, "reconstructions", CAPTIONS["reconstructions"]))
-    for key, caption in results.get("method_figures", {}).items():  # what a method drew of itself
-        sections[KEEP].append(_figure(run_dir, results, key, caption))
-    sections["The data"] = [_figure(run_dir, results, k, CAPTIONS[k]) for k in ("gallery", "augmented_pairs")]
-    return [(q, [p for p in parts if p]) for q, parts in sections.items()]
+            parts.append(draw(fig, _(caption)))
+    sections.setdefault(KEEP, []).append(draw("reconstructions", _(CAPTIONS["reconstructions"])))
+    for key, about in results.get("method_figures", {}).items():  # what a method drew of itself
+        caption = about if isinstance(about, str) else f"{about['encoder']}: {i18n.text(about['caption'])}"
+        sections[KEEP].append(draw(key, caption))
+    sections[DATA] = [draw(k, _(CAPTIONS[k])) for k in ("gallery", "augmented_pairs")]
+    return [(_(q), [p for p in parts if p]) for q, parts in sections.items()]
 
 
 def _cached(results: dict) -> str:
@@ -113,46 +168,126 @@ def _cached(results: dict) -> str:
     by_source: dict[str, list[str]] = {}
     for label, source in results.get("cached", {}).items():
         by_source.setdefault(source, []).append(label)
-    return "".join(f" Loaded finished from {'the encoder cache' if s == 'the cache' else html.escape(s)}, not trained "
-                   f"again: {html.escape(', '.join(names))}." for s, names in by_source.items())
+    return "".join(" " + _("Loaded finished from {source}, not trained again: {names}.").format(
+        source=html.escape(_(s)), names=html.escape(", ".join(names)))
+        for s, names in by_source.items())
 
 
-def write(run_dir: str | Path) -> Path:
-    """(Re)render run_dir/report.html from run_dir/results.json and the PNGs beside it."""
+def _ran(results: dict[str, Any]) -> str:
+    """What actually ran: the images used, and each encoder's epochs beside its recipe's."""
+    ran = results.get("ran")
+    if not ran:
+        return ""
+    rows = []
+    for name, r in ran["encoders"].items():
+        epochs = "" if not r["recipe_epochs"] else str(r["epochs"]) + (
+            f" <small>({_('recipe')}: {r['recipe_epochs']})</small>" if r["epochs"] != r["recipe_epochs"] else "")
+        rows.append([html.escape(name), html.escape(str(r.get("method") or "")), epochs,
+                     str(r["batch_size"] or ""), f"{r['images']:,}" if r.get("images") else "",
+                     html.escape(_(r["from"]) if r.get("from") else "")])
+    return ("<p>" + _("Images used: {n}.").format(n=f"{ran['images']:,}") + "</p>"
+            + table([_("encoder"), _("method"), _("epochs"), _("batch"), _("trained on (images)"), _("loaded from")],
+                    rows))
+
+
+def _banner(results: dict[str, Any]) -> str:
+    reasons = results.get("shortened") or []
+    if not reasons:
+        return ""
+    return ("<p class='banner'>&#9888; " + html.escape(_(
+        "Smoke test: these numbers come from a shortened run ({reasons}). They show that the study runs, not what it "
+        "finds: run it without --quick for the study's results.").format(
+        reasons="; ".join(i18n.text(r) for r in reasons))) + "</p>")
+
+
+def write(run_dir: str | Path, lang: str | None = None, log: Callable[[str], None] | None = None) -> Path:
+    """(Re)render run_dir/report.html from run_dir/results.json and the figure data beside it.
+
+    lang: the report's language (None: the current one, see sslab.i18n). log: told of each figure that could
+    not be drawn (the page then says so in its place). Raises SslabError for a missing or unreadable results.json.
+    """
     run_dir = Path(run_dir)
-    results = json.loads((run_dir / "results.json").read_text())
+    path = run_dir / "results.json"
+    try:
+        results = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SslabError(f"no results.json in {run_dir}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SslabError(f"cannot read {path}: {e}") from None
+    previous = i18n.current()
+    i18n.use(lang or previous)
+    try:
+        page = _page(run_dir, results, log)
+    except (KeyError, TypeError, AttributeError) as e:
+        raise SslabError(f"{path} is not a complete sslab results file ({type(e).__name__}: {e})") from None
+    finally:
+        i18n.use(previous)
+    out = run_dir / "report.html"
+    out.write_text(page)
+    return out
+
+
+def _page(run_dir: Path, results: dict[str, Any], log: Callable[[str], None] | None) -> str:
+    draw = Renderer(run_dir, results, log)
+    sections = [(q, parts) for q, parts in _sections(draw, results) if parts]
     name = html.escape(run_dir.name.removesuffix(".partial"))  # the study renders it before the rename
-    body = "".join(f"<h2>{html.escape(q)}</h2>" + "".join(parts) for q, parts in _sections(run_dir, results) if parts)
-    d, split = results["data"], results["split"]
-    cfg = html.escape(json.dumps(results["config"], indent=2))
-    timings = ", ".join(f"{k} {v:.0f} s" for k, v in results.get("timings", {}).items())
+    d, split, cfg = results["data"], results["split"], results["config"]
+    encoders = ", ".join(html.escape(n) for n in encoder_names(results))
     classes = ", ".join(html.escape(c) for c in results["classes"])
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in split.get("notes", []))
-    about = results["config"].get("about", "")
-    about = f"<p class='about'>{html.escape(about)}</p>" if about else ""
     from sslab.probes import DESCRIPTIONS
 
-    probe = DESCRIPTIONS.get(results["config"].get("probe", "lbfgs"), "")
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>sslab study: {name}</title>
+    probe = _(DESCRIPTIONS.get(cfg.get("probe", "lbfgs"), ""))
+    data = _("Data: {source} ({format}, {n} images of {shape}); the probes read out {target} ({k} classes: "
+             "{classes}). Encoders: {encoders}.").format(
+        source=html.escape(i18n.text(d["source"])), format=html.escape(d["format"]), n=f"{d['n_images']:,}",
+        shape="x".join(map(str, d["image_shape"])), target=f"<b>{html.escape(results['target'])}</b>",
+        k=len(results["classes"]), classes=classes, encoders=encoders)
+    how = _("Encoders are trained on {n_train} images, frozen, and probed: a linear probe ({probe}) and a kNN probe "
+            "(cosine, k=20, votes weighted by exp(similarity / 0.07)), fitted on {n_probe} labelled training images, "
+            "checked on {n_val} validation images and tested on {n_test} test images. Chance is {chance}, the "
+            "majority class's share of the test images. Protocol: {protocol}.").format(
+        n_train=results["n_train"], probe=html.escape(probe), n_probe=results["n_probe"], n_val=results["n_val"],
+        n_test=results["n_test"], chance=pct(results["chance"]), protocol=html.escape(results["protocol"]["name"]))
+    notes = "".join(f"<li>{html.escape(i18n.text(n))}</li>" for n in split.get("notes", []))
+    timings = ", ".join(f"{html.escape(_(k))} {v:.0f} s" for k, v in results.get("timings", {}).items())
+    whole = _("Whole study: {seconds} s on {device} ({timings}).").format(
+        seconds=f"{results['seconds']:.0f}", device=html.escape(results["environment"]["device"]), timings=timings)
+    about = f"<p class='about'>{html.escape(i18n.text(cfg['about']))}</p>" if cfg.get("about") else ""
+    if plots.font_missing():
+        draw.problems.append(_("no Japanese font was found, so the figures' labels are in English (install "
+                               "fonts-noto-cjk)"))
+    run_about = _("How the study was run")
+    toc = [(f"s{i}", q) for i, (q, _parts) in enumerate(sections, 1)] + [("run", run_about),
+                                                                         ("config", _("Configuration"))]
+    nav = "<nav><b>" + _("Contents") + "</b><ol>" + "".join(
+        f"<li><a href='#{a}'>{html.escape(q)}</a></li>" for a, q in toc) + "</ol></nav>"
+    body = "".join(f"<h2 id='s{i}'>{html.escape(q)}</h2>" + "".join(parts) for i, (q, parts) in enumerate(sections, 1))
+    problems = "".join(f"<p class='skipped'>&#9888; {html.escape(p)}</p>" for p in draw.problems if "font" in p)
+    cfg_json = html.escape(json.dumps(cfg, indent=2, ensure_ascii=False))
+    title = _("sslab study: {name}").format(name=name)
+    return f"""<!doctype html>
+<html lang="{i18n.current()}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
 <style>{STYLE}</style>
 </head><body>
-<h1>sslab study: {name}</h1>
+<h1>{title}</h1>
+{_banner(results)}
 {about}
-<p>Data: {html.escape(d['source'])} ({html.escape(d['format'])}, {d['n_images']} images of
-{'x'.join(map(str, d['image_shape']))}). Encoders are trained on {results['n_train']} images, frozen, and
-probed for <b>{html.escape(results['target'])}</b> ({len(results['classes'])} classes: {classes}): a linear probe
-({html.escape(probe)}) and a kNN probe (cosine, k=20, votes weighted by
-exp(similarity / 0.07)), fitted on {results['n_probe']} labelled training images, checked on {results['n_val']}
-validation images and tested on {results['n_test']} test images. Chance is {pct(results['chance'])}, the
-majority class's share of the test images. Protocol: {html.escape(results['protocol']['name'])}.</p>
-<ul>{notes}</ul>
-<p>Whole study: {results['seconds']:.0f} s on {html.escape(results['environment']['device'])}
-({html.escape(timings)}).{_cached(results)}</p>
+<p>{data}</p>
+{_main_table(results)}
+<p><small>{html.escape(_("Linear probe and kNN accuracy on the frozen features; test is the figure to compare."))}
+{html.escape(_("Chance is {chance}, the majority class's share of the test images.").format(
+        chance=pct(results["chance"])))}</small></p>
+{problems}
+{nav}
 {body}
-<h2>Configuration</h2><pre>{cfg}</pre>
+<h2 id="run">{html.escape(run_about)}</h2>
+<p>{how}</p>
+<ul>{notes}</ul>
+<p>{whole}{_cached(results)}</p>
+{_ran(results)}
+<h2 id="config">{html.escape(_("Configuration"))}</h2>
+<details><summary>{html.escape(_("The study as resolved (every setting)"))}</summary><pre>{cfg_json}</pre></details>
+{ZOOM}
 </body></html>
 """
-    path = run_dir / "report.html"
-    path.write_text(page)
-    return path

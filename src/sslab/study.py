@@ -21,9 +21,11 @@ from typing import Any
 
 import torch
 
-from sslab import __version__, analyses, data, distributed, methods, plots, report, store, studies, views
+from sslab import __version__, analyses, data, distributed, i18n, methods, plots, report, store, studies, views
 from sslab.data import Images, dsprites, splits
 from sslab.errors import SslabError
+from sslab.i18n import N_, _
+from sslab.progress import Progress, as_progress
 from sslab.finetune import FinetuneConfig, finetune, score
 from sslab.probes import PROBES, KNNProbe
 from sslab.train import Loop, extract, fit
@@ -83,6 +85,7 @@ class Plan:
     skipped: dict[str, str]  # analysis name -> why it does not run
     views: str  # the view recipe of the methods that take views
     encoder: str  # the network the methods build, unless set per method
+    recipe_epochs: dict[str, int] = dataclasses.field(default_factory=dict)  # before --quick or --epochs
 
 
 def resolve_device(name: str) -> torch.device:
@@ -195,7 +198,7 @@ def plan(cfg: StudyConfig, images: Images, split: splits.Split) -> Plan:
     encoder = cfg.encoder or getattr(fmt, "ENCODER", None) or ("convnet" if images.shape[1] <= 32 else "resnet18")
     recipe = getattr(fmt, "METHODS", {})  # the data's own method settings (e.g. dSprites: temperature 0.1)
     settings = parse_overrides(cfg.overrides)
-    resolved = {}
+    resolved, recipe_epochs = {}, {}
     for name in cfg.encoders:
         method, variant = methods.parse_encoder(name)
         cls = methods.REGISTRY[method]
@@ -204,6 +207,7 @@ def plan(cfg: StudyConfig, images: Images, split: splits.Split) -> Plan:
         values |= recipe.get(method, {})
         values |= {**variant, **settings.get(method, {}), **settings.get(name, {})}
         epochs = cfg.epochs or (QUICK_EPOCHS if cfg.quick else None)  # over any method's own (a study file's too)
+        recipe_epochs[name] = methods.make_config(method, values).epochs
         if cls.Config.epochs > 0 and epochs is not None:
             values["epochs"] = epochs
         resolved[name] = methods.make_config(method, values)
@@ -225,7 +229,7 @@ def plan(cfg: StudyConfig, images: Images, split: splits.Split) -> Plan:
         run[name] = analyses.config(name, settings.get(name, {}))
         if hasattr(analyses.REGISTRY[name], "validate"):
             analyses.REGISTRY[name].validate(run[name], images)
-    return Plan(resolved, run, skipped, views_name, encoder)
+    return Plan(resolved, run, skipped, views_name, encoder, recipe_epochs)
 
 
 def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = print,
@@ -261,7 +265,7 @@ def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = prin
         raise SslabError(f"nothing to resume: {tmp} does not exist")
     if main:
         if not resume:
-            shutil.rmtree(tmp, ignore_errors=True)
+            claim(tmp)
         try:
             (tmp / "encoders").mkdir(parents=True, exist_ok=True)
             (tmp / "study.toml").write_text(studies.to_toml(cfg))
@@ -269,9 +273,11 @@ def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = prin
             raise SslabError(f"cannot write the run folder {tmp}: {e.strerror}") from None
     distributed.barrier()
     try:
-        results = Study(cfg, the_plan, images, split, proto, device, tmp, log, modules).run()
+        study = Study(cfg, the_plan, images, split, proto, device, tmp, log, modules)
+        results = study.run()
         if main:
-            report.write(tmp)
+            with study.progress.task(_("drawing the figures and writing the report")):
+                report.write(tmp, log=lambda problem: study.log("  " + _("warning: {text}").format(text=problem)))
             shutil.rmtree(tmp / "checkpoints", ignore_errors=True)
             tmp.rename(out_dir)
     except BaseException:
@@ -313,6 +319,40 @@ def run_seeds(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] 
     return summary | {"seeds": list(cfg.seeds)}
 
 
+def load_encoder(run_dir: str | Path, name: str, device: str | torch.device = "cpu") -> methods.Method:
+    """A finished run's trained encoder `name`, rebuilt from its settings in results.json and its weights in
+    encoders/, in eval mode: `train.extract(m, x)` gives its frozen features of uint8 images x (N, C, H, W)."""
+    run_dir = Path(run_dir)
+    try:
+        results = json.loads((run_dir / "results.json").read_text())
+        settings = results["config"]["methods"][name]
+    except (OSError, ValueError):
+        raise SslabError(f"{run_dir} holds no finished run (no readable results.json)") from None
+    except KeyError:
+        raise SslabError(f"{run_dir} has no encoder {name!r}; it has {', '.join(results['encoders'])}") from None
+    method_name = methods.parse_encoder(name)[0]
+    cfg = methods.make_config(method_name, {k: v for k, v in settings.items()
+                                            if k in {f.name for f in dataclasses.fields(methods.REGISTRY[method_name].Config)}})
+    method = methods.create(name, cfg, tuple(results["data"]["image_shape"]), max(2, len(results["classes"])))
+    if method.state_dict() and store.load(run_dir / "encoders", name, method) is None:
+        raise SslabError(f"{run_dir / 'encoders' / name}.safetensors is missing or damaged")
+    return method.to(device).eval()
+
+
+def claim(tmp: Path) -> None:
+    """Take a run's name: create its unfinished folder, atomically, so two runs of one name cannot share (or
+    delete) one folder; the second is refused."""
+    try:
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+    except FileExistsError:
+        final = tmp.with_name(tmp.name.removesuffix(".partial"))
+        raise SslabError(f"{tmp} exists: a run of this name is running, or one was stopped; resume it with "
+                         f"sslab run --resume {final}, remove it, or choose another --name") from None
+    except OSError as e:
+        raise SslabError(f"cannot write the run folder {tmp}: {e.strerror}") from None
+
+
 def partial(out_dir: Path) -> Path:
     """Where a run is written until it is complete."""
     return out_dir.with_name(out_dir.name + ".partial")
@@ -331,7 +371,9 @@ class Study:
                  modules: dict[str, torch.nn.Module] | None = None):
         self.cfg, self.plan, self.images, self.split, self.proto = cfg, plan, images, split, proto
         self.modules = modules or {}  # the caller's own frozen encoders, by name
-        self.device, self.out, self.log = device, out, log
+        self.device, self.out = device, out
+        self.progress = as_progress(log)  # stages, live tasks, and the log lines
+        self.log = self.progress.log
         # a memory-mapped dataset (sslab prepare) stays on disk: batches are read from it, a chunk at a time
         self.x = images.x if images.mapped else images.x.to(device)
         self.chunk = max(1, (256 << 20) // max(1, images.x[0].numel())) if images.mapped else 0  # ~256 MB
@@ -347,8 +389,8 @@ class Study:
         self.methods: dict[str, methods.Method] = {}  # encoder -> its trained method
         self.h: dict[str, torch.Tensor] = {}  # encoder -> (len(evaluated), D) frozen features
         self.results: dict[str, dict[str, Any]] = {}  # encoder -> its probes' results
-        self.figures: dict[str, Any] = {}
-        self.method_figures: dict[str, str] = {}  # figure key -> caption, of the figures methods draw
+        self.figures: dict[str, plots.Plot] = {}  # figure key -> what to draw (saved as data, drawn by the report)
+        self.method_figures: dict[str, dict] = {}  # figure key -> {"encoder", "caption"}, of those methods draw
         self.timings: dict[str, float] = {}
         self.cached: dict[str, str] = {}  # encoder (and retraining) label -> where its trained weights came from
         self._data_digest: str | None = None
@@ -433,27 +475,34 @@ class Study:
         if not mcfg.epochs or name in self.modules:
             return method, fit(method, self.x, y.to(self.device), gen, self.cfg.precision, idx=idx.to(self.device))
         key = self.cache_key(name, mcfg, idx, y, n_classes)
-        meta, source = (store.load(self.out / "encoders", name, method), "the run folder") if main else (None, "")
+        meta, source = (store.load(self.out / "encoders", name, method), N_("the run folder")) if main else (None, "")
         if meta is None and self.cfg.cache and not self.cfg.force:
-            meta, source = store.load(store.cache_dir(), key, method), "the cache"
+            meta, source = store.load(store.cache_dir(), key, method), N_("the cache")
         if distributed.world()[1] > 1 and main:  # every rank trains, or none: rank 0's finding decides
             meta = distributed.broadcast(meta)
             if meta is not None and not distributed.is_main():
                 store.load(self.out / "encoders", name, method) or store.load(store.cache_dir(), key, method)
         if meta is not None:
-            self.log(f"[{label}] trained encoder from {source} ({key[:12]}): {mcfg.epochs} epochs, "
-                     f"{meta.get('train_seconds', 0):.0f} s when trained")
+            self.log("  " + _("{label}: trained encoder loaded from {source} ({key}): {epochs} epochs, {seconds} s "
+                              "when trained").format(label=label, source=_(source), key=key[:12], epochs=mcfg.epochs,
+                                                     seconds=f"{meta.get('train_seconds', 0):.0f}"))
             self.cached[label] = source
             if main and source == "the cache" and distributed.is_main():  # the run folder holds all its encoders
                 store.save(self.out / "encoders", name, method, meta)
             method.eval()
             return method, meta["history"]
-        self.log(f"[{label}] training {mcfg.epochs} epochs on {len(idx)} images")
+        self.log("  " + _("{label}: training {epochs} epochs on {n} images").format(
+            label=label, epochs=mcfg.epochs, n=f"{len(idx):,}"))
+        done = {"seconds": 0.0}
 
         def progress(epoch: int, epochs: int, rec: dict[str, float]) -> None:
+            took, done["seconds"] = rec["seconds"] - done["seconds"], rec["seconds"]  # rec's is cumulative
             logs = "  ".join(f"{k} {v:.4g}" for k, v in rec.items() if k != "seconds")
+            left = took * (epochs - epoch)
             if not tag or epoch == epochs:  # retraining runs log their last epoch only
-                self.log(f"  {label} epoch {epoch}/{epochs}  {logs}  ({rec['seconds']:.0f} s)")
+                self.log("  " + _("{label} epoch {epoch}/{epochs}  {logs}  {took} s, {left} left").format(
+                    label=label, epoch=epoch, epochs=epochs, logs=logs, took=f"{took:.1f}",
+                    left=_duration(left)))
 
         cfg, safe = self.cfg, label.replace(" ", "_")
         loop = Loop(precision=cfg.precision, channels_last=cfg.channels_last, compile=cfg.compile,
@@ -464,9 +513,12 @@ class Study:
         if loop.checkpoint is not None and loop.checkpoint.exists():
             from sslab.checkpoint import read_meta
 
-            self.log(f"  {label}: resuming at epoch {read_meta(loop.checkpoint)['epoch'] + 1} from {loop.checkpoint}")
+            self.log("  " + _("{label}: resuming at epoch {epoch} from {path}").format(
+                label=label, epoch=read_meta(loop.checkpoint)["epoch"] + 1, path=loop.checkpoint))
         t0 = time.perf_counter()
-        history = fit(method, self.x, y.to(self.device), gen, cfg.precision, progress, idx=idx.to(self.device), loop=loop)
+        with self.progress.task(_("training {label}").format(label=label), unit=_("steps")) as task:
+            history = fit(method, self.x, y.to(self.device), gen, cfg.precision, progress, idx=idx.to(self.device),
+                          loop=loop, steps=lambda done, total: task.update(done, total))
         if distributed.is_main():
             meta = {"encoder": name, "key": key, "history": history, "train_seconds": time.perf_counter() - t0,
                     "sslab": __version__}
@@ -506,16 +558,18 @@ class Study:
     def _run(self) -> dict[str, Any]:
         cfg, images, split, start = self.cfg, self.images, self.split, time.perf_counter()
         sizes = split.sizes()
-        self.log(f"data: {len(images)} images {images.shape} from {images.source} ({images.format}); "
-                 f"{len(self.class_names)} classes; " + ", ".join(f"{k} {v}" for k, v in sizes.items())
-                 + f"; device {self.device}")
+        self.log(_("data: {source} ({format}): {n} images of {shape}; {k} classes; {sizes}; device {device}").format(
+            n=f"{len(images):,}", shape="x".join(map(str, images.shape)), source=images.source, format=images.format,
+            k=len(self.class_names), sizes=", ".join(f"{k} {v}" for k, v in sizes.items()), device=self.device))
         for note in split.notes:
-            self.log(f"  {note}")
+            self.log(f"  {i18n.text(note)}")
         for name, reason in self.plan.skipped.items():
-            self.log(f"  analysis {name} skipped: {reason}")
+            self.log("  " + _("analysis {name} skipped: {reason}").format(name=name, reason=i18n.text(reason)))
         histories, confusions, recon = {}, {}, {}
         shown = split.test[_spread(split.y[split.test], 8, cfg.seed)]  # test images drawn in figures
-        for name, mcfg in self.plan.methods.items():
+        n_enc = len(self.plan.methods)
+        for k, (name, mcfg) in enumerate(self.plan.methods.items(), 1):
+            self.log(_("[encoder {k}/{n}] {name}").format(k=k, n=n_enc, name=name))
             t0 = time.perf_counter()
             labelled = self.uses_labels(name)
             idx = split.labelled if labelled else split.pretrain
@@ -525,9 +579,13 @@ class Study:
                 continue  # the other ranks only help train: rank 0 evaluates, analyses and writes
             self.methods[name] = method
             self.step = f"encoding images with {name}"
-            self.h[name] = h = extract(method, self.x, cfg.precision, idx=self.evaluated.to(self.device))
+            with self.progress.task(_("encoding {n} images with {name}").format(n=f"{len(self.evaluated):,}",
+                                                                                name=name)):
+                self.h[name] = h = extract(method, self.x, cfg.precision, idx=self.evaluated.to(self.device))
             self.step = f"probing {name}"
-            self.results[name] = self.probe(name, h)
+            with self.progress.task(_("fitting the probes on {name}'s {dim}-d features").format(name=name,
+                                                                                               dim=h.shape[1])):
+                self.results[name] = self.probe(name, h)
             self.results[name] |= {"method": method.name, "trained_on": len(idx),
                                    "train_seconds": round(t_train, 2), "seconds": round(time.perf_counter() - t0, 2)}
             confusions[name] = self.results[name].pop("confusion")
@@ -537,11 +595,12 @@ class Study:
                 variant = self.probe(name, hv)
                 variant.pop("confusion")
                 self.results[name].setdefault("variants", {})[key] = variant
-                self.log(f"[{name} ({key})] linear probe: val {_pct(variant['val_accuracy'])}  "
-                         f"test {variant['test_accuracy']:.2%}  kNN test {variant['knn_accuracy']:.2%}")
-            for key, (fig, caption) in method.figures().items():  # e.g. PCA's components
-                self.figures[f"{name}_{key}"] = fig
-                self.method_figures[f"{name}_{key}"] = f"{name}: {caption}"
+                self.log("  " + _("{name} ({key}): linear probe val {val}  test {test}  kNN test {knn}").format(
+                    name=name, key=_(key), val=_pct(variant["val_accuracy"]), test=_pct(variant["test_accuracy"]),
+                    knn=_pct(variant["knn_accuracy"])))
+            for key, (plot, caption) in method.figures().items():  # e.g. PCA's components
+                self.figures[f"{name}_{key}"] = plot
+                self.method_figures[f"{name}_{key}"] = {"encoder": name, "caption": caption}
             if hasattr(method, "reconstruct"):
                 with torch.no_grad():
                     x_show = self.x[shown.to(self.x.device)].to(self.device)
@@ -551,10 +610,12 @@ class Study:
             if name in self.cached:
                 self.results[name]["from"] = self.cached[name]
             r = self.results[name]
-            self.log(f"[{name}] linear probe: train {r['train_accuracy']:.2%}  val {_pct(r['val_accuracy'])}  "
-                     f"test {r['test_accuracy']:.2%}  kNN test {r['knn_accuracy']:.2%}  ({r['seconds']:.0f} s)"
-                     + "".join(f"\n  warning: {w}" for w in r["warnings"]))
-        self.timings["encoders"] = round(time.perf_counter() - start, 1)
+            self.log("  " + _("{name}: linear probe train {train}  val {val}  test {test}  kNN test {knn}  "
+                              "({seconds} s)").format(
+                name=name, train=_pct(r["train_accuracy"]), val=_pct(r["val_accuracy"]), test=_pct(r["test_accuracy"]),
+                knn=_pct(r["knn_accuracy"]), seconds=f"{r['seconds']:.0f}")
+                + "".join("\n  " + _("warning: {text}").format(text=i18n.text(w)) for w in r["warnings"]))
+        self.timings[N_("encoders")] = round(time.perf_counter() - start, 1)
         if not distributed.is_main():
             return {}
 
@@ -568,37 +629,41 @@ class Study:
             "confusion": {k: v.tolist() for k, v in confusions.items()}, "skipped": dict(self.plan.skipped),
         }
         saved: list[str] = []  # figures already written, by the analyses as they finish
-        for key, acfg in self.plan.analyses.items():
+        n_an = len(self.plan.analyses)
+        for k, (key, acfg) in enumerate(self.plan.analyses.items(), 1):
+            stage = _("[analysis {k}/{n}] {name}").format(k=k, n=n_an, name=key)
             done = self.out / "analyses" / f"{key}.json"
             if done.is_file():  # a resumed run keeps what it finished
                 kept = json.loads(done.read_text())
                 results[key], self.timings[key] = kept["results"], kept["seconds"]
                 saved += kept["figures"]
-                self.log(f"analysis: {key} kept from the interrupted run")
+                self.log(stage + ": " + _("kept from the interrupted run"))
                 continue
             t0 = time.perf_counter()
             self.step = f"running the {key} analysis"
-            self.log(f"analysis: {key}")
+            self.log(stage)
             before = set(self.figures)
-            results[key] = analyses.REGISTRY[key].run(self, acfg)
+            with self.progress.task(_("running the {name} analysis").format(name=key)):
+                results[key] = analyses.REGISTRY[key].run(self, acfg)
             self.timings[key] = round(time.perf_counter() - t0, 1)
             new = [k for k in self.figures if k not in before]
             for k in new:
-                plots.save(self.figures.pop(k), self.out / f"{k}.png")
+                plots.save_plot(self.figures.pop(k), self.out / "figures" / k)
             saved += new
             done.parent.mkdir(exist_ok=True)
             done.write_text(json.dumps({"results": results[key], "seconds": self.timings[key], "figures": new},
                                        default=str))
-            self.log(f"analysis: {key} done ({self.timings[key]:.0f} s)")
+            self.log("  " + _("{name} done ({seconds} s)").format(name=key, seconds=f"{self.timings[key]:.0f}"))
 
         self.step = "drawing the figures"
         self.pictures(histories, confusions, shown, recon)
-        for key, fig in self.figures.items():
-            plots.save(fig, self.out / f"{key}.png")
+        for key, plot in self.figures.items():
+            plots.save_plot(plot, self.out / "figures" / key)
         figures = [k for k in self.figures] + saved
         results |= {
+            "ran": self.what_ran(histories), "shortened": self.shortened(),
             "cached": dict(self.cached),
-            "figures": {k: f"{k}.png" for k in figures},
+            "figures": {k: f"figures/{k}" for k in figures},
             "method_figures": self.method_figures,
             "timings": self.timings,
             "seconds": round(time.perf_counter() - start, 1),
@@ -622,11 +687,12 @@ class Study:
         knn = KNNProbe().fit(h_fit, y_fit)
         warnings = []
         if not getattr(linear, "converged_", True):
-            warnings.append(f"the linear probe stopped at its {linear.max_iter}-iteration cap before converging")
+            warnings.append(N_("the linear probe stopped at its {n}-iteration cap before converging").format(
+                n=linear.max_iter))
         if len(linear.classes_) < 2:
-            warnings.append("the probe saw a single class: its accuracy means nothing")
+            warnings.append(N_("the probe saw a single class: its accuracy means nothing"))
         if _collapsed(h_test):
-            warnings.append("collapsed: every test image has the same features")
+            warnings.append(N_("collapsed: every test image has the same features"))
         return {
             "train_accuracy": linear.score(h_fit, y_fit),
             "val_accuracy": linear.score(h_val, y_val) if len(split.val) else None,
@@ -636,6 +702,29 @@ class Study:
             "feature_dim": h.shape[1], "probe_iterations": getattr(linear, "n_iter_", None), "warnings": warnings,
             "confusion": linear.confusion(h_test, y_test),
         }
+
+    def what_ran(self, histories: dict[str, list]) -> dict[str, Any]:
+        """What was actually run, for the report: images used, and per encoder its epochs (and its recipe's)."""
+        out = {"images": len(self.images), "encoders": {}}
+        for name, mcfg in self.plan.methods.items():
+            r = self.results.get(name, {})
+            out["encoders"][name] = {"method": r.get("method"),
+                                     "epochs": len(histories.get(name) or []) if mcfg.epochs else 0,
+                                     "recipe_epochs": self.plan.recipe_epochs.get(name, mcfg.epochs),
+                                     "batch_size": mcfg.batch_size if mcfg.epochs else None,
+                                     "images": r.get("trained_on"), "from": self.cached.get(name)}
+        return out
+
+    def shortened(self) -> list[str]:
+        """Why this run's numbers are not the study's: a smoke test, or fewer epochs than the recipes (English)."""
+        cfg, out = self.cfg, []
+        if cfg.quick:
+            out.append(N_("--quick: {n} images and {epochs} epochs per trained encoder").format(
+                n=len(self.images), epochs=cfg.epochs or QUICK_EPOCHS))
+        elif cfg.epochs and any(cfg.epochs < e for e in self.plan.recipe_epochs.values()):
+            out.append(N_("--epochs {epochs}: fewer epochs than the recipes ({recipe})").format(
+                epochs=cfg.epochs, recipe=", ".join(f"{k} {v}" for k, v in self.plan.recipe_epochs.items() if v)))
+        return out
 
     def describe_data(self) -> dict[str, Any]:
         """What results.json records of the data: where it came from and what it holds."""
@@ -658,14 +747,17 @@ class Study:
             captions, points = images.factors.describe(images.factors.values[pick])
         else:
             captions, points = [images.class_names[c] if c >= 0 else "unlabelled" for c in images.y[pick].tolist()], None
-        self.figures["gallery"] = plots.gallery(images.x[pick], captions, points)
-        recipe = views.build(self.plan.views)
-        self.figures["augmented_pairs"] = plots.augmented_pairs(images.x[shown], recipe, cfg.seed)
+        self.figures["gallery"] = plots.later(plots.gallery, images.x[pick], captions, points)
+        recipe, g = views.build(self.plan.views), torch.Generator().manual_seed(cfg.seed)
+        x = images.x[shown]
+        self.figures["augmented_pairs"] = plots.later(plots.image_rows, [plots.to_float(x), recipe(x, g), recipe(x, g)],
+                                                      [N_("image"), N_("view 1"), N_("view 2")])
         if any(histories.values()):
-            self.figures["loss_curves"] = plots.loss_curves({k: v for k, v in histories.items() if v})
-        self.figures["confusion"] = plots.confusions(confusions, self.class_names)
+            self.figures["loss_curves"] = plots.later(plots.loss_curves, {k: v for k, v in histories.items() if v})
+        self.figures["confusion"] = plots.later(plots.confusions, confusions, self.class_names)
         if recon:
-            self.figures["reconstructions"] = plots.reconstructions(images.x[shown], recon)
+            self.figures["reconstructions"] = plots.later(plots.image_rows, [plots.to_float(x), *recon.values()],
+                                                          [N_("image"), *recon])
 
 
 def _spread(y: torch.Tensor, n: int, seed: int) -> torch.Tensor:
@@ -683,6 +775,15 @@ def _collapsed(h: torch.Tensor) -> bool:
     """True when the features hardly vary between images: all of them sit at one point."""
     spread = h.float().std(0).norm()
     return bool(spread <= 1e-4 * (h.float().mean(0).norm() + spread) or spread < 1e-8)
+
+
+def _duration(seconds: float) -> str:
+    """A time left, as a person says it: 40 s, 12 min, 1 h 05 min."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:02.0f} min"
 
 
 def _pct(v: float | None) -> str:

@@ -80,6 +80,7 @@ def fit(
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
     idx: torch.Tensor | None = None,
     loop: Loop | None = None,
+    steps: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, float]]:
     """Train `method` on uint8 images x (N, C, H, W) with labels y (N,), on the method's device or, for a
     memory-mapped x, on the CPU (each batch then goes over through pinned memory).
@@ -90,7 +91,8 @@ def fit(
     over `precision`). With loop.distributed under torchrun, each rank trains its shard of every global
     batch of cfg.batch_size (a study sets it for its own encoders; fine-tuning and retraining run on one rank).
     Returns one record per epoch: the mean of each logged value, plus `seconds`.
-    `progress(epoch, epochs, record)` is called after each epoch.
+    `progress(epoch, epochs, record)` is called after each epoch, `steps(done, total)` with the steps done
+    of all epochs' after each window of loop.log_every steps (a live progress display).
     """
     loop = loop or Loop(precision=precision)
     cfg = method.cfg
@@ -155,6 +157,8 @@ def fit(
                         _flush(pending, epoch, len(pending) * cfg.batch_size / (now - window), monitor,
                                method.name, loop.checkpoint)
                         pending, window = [], now
+                        if steps:
+                            steps(step, len(lrs))
                     if stop:
                         break
                 seconds += time.perf_counter() - start

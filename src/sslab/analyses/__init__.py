@@ -24,6 +24,7 @@ from typing import Any
 
 from sslab.errors import SslabError
 from sslab.methods import coerce
+from sslab.i18n import N_
 
 REGISTRY: dict[str, ModuleType] = dict(sorted(
     ((m.name, importlib.import_module(f"{__name__}.{m.name}")) for m in pkgutil.iter_modules(__path__)
@@ -33,9 +34,9 @@ NAMES = tuple(REGISTRY)
 DEFAULTS = tuple(n for n, m in REGISTRY.items() if getattr(m, "DEFAULT", True))  # a study's analyses unless it names them
 
 _REASONS = {
-    "factors": "the data has no latent factors (generated data such as dSprites has them)",
-    "renderer": "the data has no renderer to draw images that differ in one factor (dSprites has one)",
-    "holdout": "no classes are held out (use --protocol lab, or --holdout, with 3 or more classes)",
+    "factors": N_("the data has no latent factors (generated data such as dSprites has them)"),
+    "renderer": N_("the data has no renderer to draw images that differ in one factor (dSprites has one)"),
+    "holdout": N_("no classes are held out (use --protocol lab, or --holdout, with 3 or more classes)"),
 }
 
 
@@ -50,7 +51,7 @@ def missing(name: str, images: Any, split: Any) -> str | None:
             names = need.split("+")
             have = () if images.factors is None else images.factors.names
             if not set(names) <= set(have):
-                return f"the data has no latent factors {' and '.join(names)} (dSprites has them)"
+                return N_("the data has no latent factors {names} (dSprites has them)").format(names=" and ".join(names))
     return None
 
 

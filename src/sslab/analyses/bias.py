@@ -4,14 +4,17 @@ same unbiased test images."""
 
 from __future__ import annotations
 
+import html
+
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from sslab import plots
+from sslab.i18n import N_, _
 
-QUESTION = "Do they survive a biased training set?"
+QUESTION = N_("Do they survive a biased training set?")
 ORDER = 50
 NEEDS = ("shape+posX",)
 
@@ -24,9 +27,9 @@ class Config:
     epoch_scale: float = 1.0  # epochs on the biased and control sets, as a multiple of each recipe's
 
 
-FIGURES = {"bias": "Shape accuracy on the same unbiased test set after training encoder and probe on a set where "
+FIGURES = {"bias": N_("Shape accuracy on the same unbiased test set after training encoder and probe on a set where "
                    "shape predicts horizontal position (red) or on a control set of the same size and shapes "
-                   "(blue): the gap is what the bias costs."}
+                   "(blue): the gap is what the bias costs.")}
 
 
 def biased(shape: torch.Tensor, posx: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -65,7 +68,7 @@ def run(s, cfg: Config) -> dict[str, Any]:
         s.log(f"  {name}: unbiased test accuracy after the biased set {r['biased']:.2%}, "
               f"after the control set {r['control']:.2%}")
     chance = float(torch.bincount(shape[s.split.test]).max()) / len(s.split.test)
-    s.figures["bias"] = plots.bias_bars(out["encoders"], chance)
+    s.figures["bias"] = plots.later(plots.bias_bars, out["encoders"], chance)
     return out
 
 
@@ -74,8 +77,11 @@ def table(r: dict[str, Any], encoders: list[str]) -> str:
 
     rows = [[n, pct(r["encoders"][n]["control"]), pct(r["encoders"][n]["biased"]),
              f"{(r['encoders'][n]['control'] - r['encoders'][n]['biased']) * 100:+.1f}"] for n in encoders]
-    bands = ", ".join(f"{shape}s at posX {lo}&ndash;{hi}" for shape, (lo, hi) in zip(r["shapes"], r["bands"]))
-    return (f"<p>Biased set: {r['n_biased']} training images with {bands}; control: {r['n_control']} training "
-            f"images with the same number of each shape at any position. Encoder and probe are trained on the set "
-            f"({r['epoch_scale']:g} x each recipe's epochs), then tested on the unbiased test images.</p>"
-            + html_table(["encoder", "trained on control", "trained on biased", "cost (points)"], rows))
+    bands = ", ".join(_("{shape} at posX {lo}–{hi}").format(shape=shape, lo=lo, hi=hi)
+                      for shape, (lo, hi) in zip(r["shapes"], r["bands"]))
+    note = _("Biased set: {n_biased} training images with {bands}; control: {n_control} training images with the "
+             "same number of each shape at any position. Encoder and probe are trained on the set ({scale} x each "
+             "recipe's epochs), then tested on the unbiased test images.").format(
+        n_biased=r["n_biased"], bands=bands, n_control=r["n_control"], scale=f"{r['epoch_scale']:g}")
+    return f"<p>{html.escape(note)}</p>" + html_table(
+        [_("encoder"), _("trained on control"), _("trained on biased"), _("cost (points)")], rows)

@@ -3,6 +3,8 @@ features change when that factor alone changes (generated pairs)."""
 
 from __future__ import annotations
 
+import html
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,8 +12,9 @@ import torch
 
 from sslab import analysis, plots
 from sslab.probes import LinearProbe
+from sslab.i18n import N_, _
 
-QUESTION = "What do the encoders keep?"
+QUESTION = N_("What do the encoders keep?")
 ORDER = 10
 NEEDS = ("factors", "renderer")
 
@@ -24,10 +27,10 @@ class Config:
     pairs: int = 500  # generated image pairs per factor for the invariance score
 
 
-FIGURES = {"factor_profile": "Left: test accuracy of a linear probe reading each latent factor out of the frozen "
-                             "features (compare with the chance level under the factor); right: invariance, 1 when "
+FIGURES = {"factor_profile": N_("First panel: test accuracy of a linear probe reading each latent factor out of the "
+                                "frozen features (compare with the chance level under the factor); second: invariance, 1 when "
                              "changing only that factor leaves the features unchanged and 0 when it moves them (in "
-                             "cosine distance) as far as changing every factor does."}
+                             "cosine distance) as far as changing every factor does.")}
 
 
 def run(s, cfg: Config) -> dict[str, Any]:
@@ -61,7 +64,7 @@ def run(s, cfg: Config) -> dict[str, Any]:
         s.log(f"  {name}: read-out " + "  ".join(f"{lat} {accuracy[name][lat]:.0%}" for lat in names)
               + " | invariance " + "  ".join(f"{lat} {invariance[name][lat]:.2f}" for lat in names))
     encoders = list(s.h)
-    s.figures["factor_profile"] = plots.factor_profile(
+    s.figures["factor_profile"] = plots.later(plots.factor_profile, 
         encoders, names, [[accuracy[n][lat] for lat in names] for n in encoders], [chance[lat] for lat in names],
         [[invariance[n][lat] for lat in names] for n in encoders])
     return {"factors": names, "bins": cfg.bins, "chance": chance, "n_fit": len(fit_idx), "max_iter": cfg.max_iter,
@@ -73,16 +76,18 @@ def table(r: dict[str, Any], encoders: list[str]) -> str:
 
     rows = [[n] + [f"{pct(r['accuracy'][n][k])} / {_inv(r['invariance'][n][k])}" for k in r["factors"]]
             for n in encoders]
-    note = (f"<p>Read-out accuracy / invariance per factor. Factors with more than {r['bins']} values are read out in "
-            f"{r['bins']} equal bins of neighbouring values (chance, the majority bin's share, in brackets); probes fit "
-            f"on {r['n_fit']} labelled training images (L-BFGS capped at {r['max_iter']} iterations); invariance from "
-            f"{r['n_pairs']} generated image pairs per factor, change measured as cosine distance (the RSMs' "
-            f"similarity). Squares look the same every 90&deg; and ellipses every 180&deg;, so no encoder can read "
-            f"orientation out perfectly.</p>")
+    note = "<p>" + html.escape(_(
+        "Read-out accuracy / invariance per factor. Factors with more than {bins} values are read out in {bins} equal "
+        "bins of neighbouring values (chance, the majority bin's share, in brackets); probes fit on {n_fit} labelled "
+        "training images (L-BFGS capped at {max_iter} iterations); invariance from {n_pairs} generated image pairs "
+        "per factor, change measured as cosine distance (the RSMs' similarity). Squares look the same every 90° and "
+        "ellipses every 180°, so no encoder can read orientation out perfectly.").format(
+        bins=r["bins"], n_fit=r["n_fit"], max_iter=r["max_iter"], n_pairs=r["n_pairs"])) + "</p>"
     if r.get("collapsed"):
-        note += (f"<p><b>Collapsed:</b> {', '.join(r['collapsed'])} map every generated image to the same point; "
-                 f"their invariance is undefined (n/a), not perfect.</p>")
-    return note + html_table(["encoder"] + [f"{k} ({pct(r['chance'][k])})" for k in r["factors"]], rows)
+        note += "<p>" + html.escape(_("Collapsed: {names} map every generated image to the same point; their "
+                                      "invariance is undefined (n/a), not perfect.").format(
+            names=", ".join(r["collapsed"]))) + "</p>"
+    return note + html_table([_("encoder")] + [f"{k} ({pct(r['chance'][k])})" for k in r["factors"]], rows)
 
 
 def _inv(v: float) -> str:

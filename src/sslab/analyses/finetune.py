@@ -10,8 +10,9 @@ from typing import Any
 
 from sslab import plots
 from sslab.finetune import FinetuneConfig
+from sslab.i18n import N_, _
 
-QUESTION = "How many labels do they need?"
+QUESTION = N_("How many labels do they need?")
 ORDER = 35
 NEEDS = ()
 DEFAULT = False  # runs when a study names it (or `--analyses all`)
@@ -25,9 +26,9 @@ class Config(FinetuneConfig):
 
 
 FIGURES = {
-    "finetune": "Test accuracy of each encoder's frozen linear probe and of the encoder fine-tuned end to end with "
+    "finetune": N_("Test accuracy of each encoder's frozen linear probe and of the encoder fine-tuned end to end with "
                 "a new linear head, both trained on the same labelled images; rows in brackets read the encoder "
-                "elsewhere (e.g. above SimCLR's projection head, which fine-tuning then keeps).",
+                "elsewhere (e.g. above SimCLR's projection head, which fine-tuning then keeps)."),
 }
 
 
@@ -39,20 +40,21 @@ def run(s, cfg: Config) -> dict[str, Any]:
         reads = {name: None} | ({f"{name} ({v})": v for v in s.methods[name].variants()} if cfg.variants else {})
         for label, variant in reads.items():
             r = s.results[name] if variant is None else s.results[name]["variants"][variant]
-            acc, _, val = s.finetune(name, split.labelled, split.y, split.test, cfg, variant, val=split.val)
+            acc, _model, val = s.finetune(name, split.labelled, split.y, split.test, cfg, variant, val=split.val)
             out["encoders"][label] = {"frozen": r["test_accuracy"], "finetuned": acc,
                                       "frozen_val": r["val_accuracy"], "finetuned_val": val}
             s.log(f"  {label}: frozen probe {r['test_accuracy']:.1%}, fine-tuned {acc:.1%}")
-    s.figures["finetune"] = plots.grouped_bars(
-        {n: {"frozen linear probe": r["frozen"], "fine-tuned": r["finetuned"]} for n, r in out["encoders"].items()},
-        s.chance, "test accuracy")
+    s.figures["finetune"] = plots.later(plots.grouped_bars, 
+        {n: {N_("frozen linear probe"): r["frozen"], N_("fine-tuned"): r["finetuned"]}
+         for n, r in out["encoders"].items()}, s.chance, N_("test accuracy"))
     return out
 
 
 def table(r: dict[str, Any], encoders: list[str]) -> str:
     from sslab.report import pct, table as html_table
 
-    head = (f"<p>Each encoder fine-tuned with a new linear head on the {r['n_labelled']} labelled training images "
-            f"({r['epochs']} epochs, AdamW lr {r['lr']:g}, batch {r['batch_size']}, no augmentation).</p>")
-    return head + html_table(["encoder", "frozen linear probe", "fine-tuned"],
+    head = "<p>" + _("Each encoder fine-tuned with a new linear head on the {n} labelled training images ({epochs} "
+                     "epochs, AdamW lr {lr}, batch {batch}, no augmentation).").format(
+        n=r["n_labelled"], epochs=r["epochs"], lr=f"{r['lr']:g}", batch=r["batch_size"]) + "</p>"
+    return head + html_table([_("encoder"), _("frozen linear probe"), _("fine-tuned")],
                              [[n, pct(v["frozen"]), f"<b>{pct(v['finetuned'])}</b>"] for n, v in r["encoders"].items()])

@@ -9,8 +9,11 @@ from typing import Any
 from sslab import plots
 from sslab.data import splits
 from sslab.probes import label_curve
+from sslab.i18n import N_, _
 
-QUESTION = "How many labels do they need?"
+QUESTION = N_("How many labels do they need?")
+AXES = {"label_fraction": N_("fraction of labelled training images"),
+        "images_per_class": N_("labelled training images per class")}
 ORDER = 30
 NEEDS = ()
 
@@ -27,11 +30,11 @@ class Config:
 
 
 FIGURES = {
-    "label_fraction": "Test accuracy against the fraction of labelled training images (log scale), the same "
+    "label_fraction": N_("Test accuracy against the fraction of labelled training images (log scale), the same "
                       "stratified subsets for every encoder; a flat curve means few labels suffice; * marks encoders "
-                      "retrained end to end on each subset.",
-    "images_per_class": "The same with a fixed number of labelled images per class (the UvA SimCLR tutorial's "
-                        "protocol); * marks encoders retrained end to end on each subset.",
+                      "retrained end to end on each subset."),
+    "images_per_class": N_("The same with a fixed number of labelled images per class (the UvA SimCLR tutorial's "
+                        "protocol); * marks encoders retrained end to end on each subset."),
 }
 
 
@@ -60,12 +63,11 @@ def run(s, cfg: Config) -> dict[str, Any]:
                 known |= label_curve(h, y_lab, rest, s.features(name, test), y_test,
                                      probe=s.new_probe)
             out[kind][name] = {k: known[k] for k in subs}
-        s.log(f"  {kind}: " + "; ".join(f"{n} " + " ".join(f"{k:g}: {v:.0%}" for k, v in c.items())
-                                        for n, c in out[kind].items()))
-    for kind, axis in (("label_fraction", "fraction of labelled training images"),
-                       ("images_per_class", "labelled training images per class")):
+            s.log("  " + _("{name}, test accuracy by {axis}: {points}").format(
+                name=name, axis=_(AXES[kind]), points=", ".join(f"{k:g} ({len(subs[k])}) {known[k]:.0%}" for k in subs)))
+    for kind, axis in AXES.items():
         if kind in out:
-            s.figures[kind] = plots.curves(out[kind], axis, s.chance, tuple(retrained))
+            s.figures[kind] = plots.later(plots.curves, out[kind], axis, s.chance, tuple(retrained))
     out["sizes"] = {kind: {k: len(p) for k, p in subs.items()} for kind, subs in subsets.items()}
     return out
 
@@ -74,7 +76,7 @@ def table(r: dict[str, Any], encoders: list[str]) -> dict[str, str]:
     from sslab.report import pct, table as html_table
 
     out = {}
-    for kind, label in (("label_fraction", "fraction of labels"), ("images_per_class", "labels per class")):
+    for kind, label in (("label_fraction", _("fraction of labels")), ("images_per_class", _("labels per class"))):
         if kind not in r["sizes"]:
             continue
         sizes = r["sizes"][kind]  # {point: number of labelled images}, in curve order

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sslab import analysis, plots
+from sslab.i18n import N_
 
-QUESTION = "What do the encoders keep?"
+QUESTION = N_("What do the encoders keep?")
 ORDER = 20
 NEEDS = ()
 
@@ -19,14 +20,14 @@ class Config:
 
 
 FIGURES = {
-    "rsm": "One row per encoder, one column per sorting key (a latent factor, or the class): the cosine similarity "
+    "rsm": N_("One row per encoder, one column per sorting key (a latent factor, or the class): the cosine similarity "
            "between test images sorted by it (ticks at group boundaries), so bright blocks on the diagonal mean "
-           "the encoder groups images that share that value.",
-    "rsm_histograms": "The distribution of cosine similarities over all pairs of test images (log density): mass "
+           "the encoder groups images that share that value."),
+    "rsm_histograms": N_("The distribution of cosine similarities over all pairs of test images (log density): mass "
                       "near 1 means the encoder maps those images alike, mass near 0 or below means it tells them "
-                      "apart, and two peaks at +1 and -1 are what a nearly one-dimensional code gives.",
-    "cka": "Linear CKA between the test-image features of every pair of encoders: 1 means the two represent the "
-           "images with the same geometry (up to rotation and scale), 0 means unrelated.",
+                      "apart, and two peaks at +1 and -1 are what a nearly one-dimensional code gives."),
+    "cka": N_("Linear CKA between the test-image features of every pair of encoders: 1 means the two represent the "
+           "images with the same geometry (up to rotation and scale), 0 means unrelated."),
 }
 
 
@@ -49,9 +50,9 @@ def run(s, cfg: Config) -> dict[str, Any]:
         summary[name] = {"mean": mean, "std": float(((counts * (centres - mean) ** 2).sum() / counts.sum()).sqrt())}
     names = list(s.h)
     cka = analysis.cka_matrix({k: s.features(k, test) for k in names})
-    s.figures["rsm"] = plots.rsm_grid(grid, {k: list(v[1]) for k, v in keys.items()})
-    s.figures["rsm_histograms"] = plots.rsm_histograms(hists)
-    s.figures["cka"] = plots.matrix(cka.numpy(), names, names, "Linear CKA between encoders (test images)",
-                                    "linear CKA", 0, 1)
+    s.figures["rsm"] = plots.later(plots.rsm_grid, grid, {k: list(v[1]) for k, v in keys.items()})
+    s.figures["rsm_histograms"] = plots.later(plots.rsm_histograms, hists)
+    s.figures["cka"] = plots.later(plots.matrix, cka.numpy(), names, names, N_("Linear CKA between encoders (test images)"),
+                                    N_("linear CKA"), 0, 1)
     return {"sorted_by": list(keys), "n_images": cfg.rsm_images, "rsm_values": summary,
             "cka": {"encoders": names, "matrix": cka.tolist()}}

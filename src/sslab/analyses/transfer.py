@@ -12,8 +12,9 @@ import torch
 from sslab import plots
 from sslab.finetune import FinetuneConfig
 from sslab.probes import KNNProbe
+from sslab.i18n import N_, _
 
-QUESTION = "Do the features transfer to classes held out from training?"
+QUESTION = N_("Do the features transfer to classes held out from training?")
 ORDER = 40
 NEEDS = ("holdout",)
 
@@ -26,12 +27,12 @@ class Config(FinetuneConfig):
 
 
 FIGURES = {
-    "transfer": "Test accuracy on the held-out classes of a linear probe (and a kNN probe) fitted on their few "
+    "transfer": N_("Test accuracy on the held-out classes of a linear probe (and a kNN probe) fitted on their few "
                 "labelled images, on each encoder's frozen features, and of the encoder fine-tuned end to end with "
-                "a new linear head on the same images; no encoder saw these classes' labels before.",
-    "transfer_confusion": "Confusion matrices of the frozen transfer probes (rows: true held-out class, columns: "
-                          "predicted), each row normalised.",
-    "transfer_confusion_finetuned": "The same after fine-tuning each encoder on the held-out classes.",
+                "a new linear head on the same images; no encoder saw these classes' labels before."),
+    "transfer_confusion": N_("Confusion matrices of the frozen transfer probes (rows: true held-out class, columns: "
+                          "predicted), each row normalised."),
+    "transfer_confusion_finetuned": N_("The same after fine-tuning each encoder on the held-out classes."),
 }
 
 
@@ -49,17 +50,17 @@ def run(s, cfg: Config) -> dict[str, Any]:
                                      "knn": KNNProbe().fit(h_fit, y_fit).score(h_test, y_test)}
         confusions[name] = probe.confusion(h_test, y_test)
         if cfg.finetune:
-            r["finetuned"], tuned[name], _ = s.finetune(name, t.train, t.y, t.test, cfg)
+            r["finetuned"], tuned[name], _val = s.finetune(name, t.train, t.y, t.test, cfg)
         s.log(f"  {name}: held-out classes, linear {r['linear']:.1%}, kNN {r['knn']:.1%}"
               + (f", fine-tuned {r['finetuned']:.1%}" if cfg.finetune else ""))
-    bars = {"linear probe": "linear", "kNN": "knn"} | ({"fine-tuned": "finetuned"} if cfg.finetune else {})
-    s.figures["transfer"] = plots.grouped_bars({n: {label: r[key] for label, key in bars.items()}
+    bars = {N_("linear probe"): "linear", "kNN": "knn"} | ({N_("fine-tuned"): "finetuned"} if cfg.finetune else {})
+    s.figures["transfer"] = plots.later(plots.grouped_bars, {n: {label: r[key] for label, key in bars.items()}
                                                 for n, r in out["encoders"].items()},
-                                               out["chance"], "held-out test accuracy")
-    s.figures["transfer_confusion"] = plots.confusions(confusions, names)
+                                               out["chance"], N_("held-out test accuracy"))
+    s.figures["transfer_confusion"] = plots.later(plots.confusions, confusions, names)
     out["confusion"] = {k: v.tolist() for k, v in confusions.items()}
     if tuned:
-        s.figures["transfer_confusion_finetuned"] = plots.confusions(tuned, names)
+        s.figures["transfer_confusion_finetuned"] = plots.later(plots.confusions, tuned, names)
         out["confusion_finetuned"] = {k: v.tolist() for k, v in tuned.items()}
     return out
 
@@ -67,9 +68,10 @@ def run(s, cfg: Config) -> dict[str, Any]:
 def table(r: dict[str, Any], encoders: list[str]) -> str:
     from sslab.report import pct, table as html_table
 
-    head = (f"<p>Held-out classes: {', '.join(r['classes'])}; probes fit on {r['n_train']} labelled training "
-            f"images of them, tested on their {r['n_test']} test images (majority-class rate {pct(r['chance'])}).</p>")
+    head = "<p>" + _("Held-out classes: {classes}; probes fit on {n_train} labelled training images of them, tested "
+                     "on their {n_test} test images (majority-class rate {chance}).").format(
+        classes=", ".join(r["classes"]), n_train=r["n_train"], n_test=r["n_test"], chance=pct(r["chance"])) + "</p>"
     tuned = any("finetuned" in e for e in r["encoders"].values())
-    return head + html_table(["encoder", "linear probe (frozen)", "kNN (frozen)"] + ["fine-tuned"] * tuned,
+    return head + html_table([_("encoder"), _("linear probe (frozen)"), _("kNN (frozen)")] + [_("fine-tuned")] * tuned,
                              [[n, pct(r["encoders"][n]["linear"]), pct(r["encoders"][n]["knn"])]
                               + [pct(r["encoders"][n].get("finetuned"))] * tuned for n in encoders])

@@ -9,8 +9,9 @@ from typing import Any
 from sslab import analysis, plots
 from sslab.data import splits
 from sslab.errors import SslabError
+from sslab.i18n import N_
 
-QUESTION = "What do the encoders keep?"
+QUESTION = N_("What do the encoders keep?")
 ORDER = 60
 NEEDS = ()
 
@@ -21,8 +22,8 @@ class Config:
     per_class: int = 300  # test images per colour, at most (the lab's cap)
 
 
-FIGURES = {"umap": "A 2-d UMAP (cosine metric) of each encoder's test features, one colour per class: separate "
-                   "clusters mean the classes are far apart in feature space; mixed colours mean they are not."}
+FIGURES = {"umap": N_("A 2-d UMAP (cosine metric) of each encoder's test features, one colour per class: separate "
+                   "clusters mean the classes are far apart in feature space; mixed colours mean they are not.")}
 
 
 def requires() -> str | None:
@@ -53,5 +54,5 @@ def run(s, cfg: Config) -> dict[str, Any]:
         t0 = time.perf_counter()
         coords[name] = analysis.umap_2d(s.features(name, test[pos]), s.cfg.seed).numpy()
         s.log(f"  {name}: UMAP of {len(pos)} test images ({time.perf_counter() - t0:.0f} s)")
-    s.figures["umap"] = plots.scatter_grid(coords, labels[test[pos]].numpy(), list(names), colour)
+    s.figures["umap"] = plots.later(plots.scatter_grid, coords, labels[test[pos]].numpy(), list(names), colour)
     return {"colour": colour, "n_images": len(pos)}

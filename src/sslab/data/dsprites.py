@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from sslab.data.images import Factors, Images
 from sslab.errors import SslabError
+from sslab.i18n import N_
 
 DESCRIPTION = "dSprites npz (imgs, latents_values or latents_classes)"
 VIEWS = "dsprites"
@@ -135,7 +136,8 @@ def generate(n_images: int = 20_000, seed: int = 2021) -> Images:
     values = latent_values(torch.stack(torch.unravel_index(flat, LATENT_SIZES), dim=1))
     factors = make_factors(values, GRID_LEVELS)
     return Images(render(values), factors.classes("shape"), factors.level_names[0], {}, factors,
-                  f"{n_images:,} images generated from the dSprites grid (seed {seed})", "dsprites")
+                  N_("{n} images generated from the dSprites grid (seed {seed})").format(n=f"{n_images:,}", seed=seed),
+                  "dsprites")
 
 
 def make_factors(values: torch.Tensor, levels: tuple[torch.Tensor, ...] = (), size: int = IMAGE_SIZE) -> Factors:

@@ -16,6 +16,7 @@ import torch
 
 from sslab.data.images import Images
 from sslab.errors import SslabError
+from sslab.i18n import N_
 
 
 def check_fraction(name: str, fraction: float) -> None:
@@ -178,14 +179,16 @@ def make_split(images: Images, proto: Protocol = PROTOCOLS["standard"], seed: in
             raise SslabError("the data has no test split, so the train fraction must leave test images (below 1)")
         tr, te = train_test(len(pool), train_fraction, seed)
         train, test = pool[tr], pool[te]
-        notes.append(f"test: {len(test)} images drawn at random ({1 - train_fraction:.0%}, seed {seed})")
+        notes.append(N_("test: {n} images drawn at random ({share}, seed {seed})").format(
+            n=len(test), share=f"{1 - train_fraction:.0%}", seed=seed))
     if "val" in own:
         val = own["val"]
     elif val_fraction > 0:
         pos = _stratified(y[train], lambda c, n_class: round(val_fraction * n_class), seed)
         val = train[pos]
         train = _rest_of(train, val)
-        notes.append(f"val: {len(val)} training images ({val_fraction:.0%} of each class, seed {seed})")
+        notes.append(N_("val: {n} training images ({share} of each class, seed {seed})").format(
+            n=len(val), share=f"{val_fraction:.0%}", seed=seed))
     else:
         val = torch.zeros(0, dtype=torch.int64)
 
@@ -193,12 +196,13 @@ def make_split(images: Images, proto: Protocol = PROTOCOLS["standard"], seed: in
     held: tuple[int, ...] = ()
     if proto.holdout > 0:
         if len(present) < 3:
-            notes.append(f"no classes held out: the data has {len(present)} classes (3 or more are needed)")
+            notes.append(N_("no classes held out: the data has {n} classes (3 or more are needed)").format(n=len(present)))
         else:
             k = min(len(present) - 2, math.ceil(proto.holdout * len(present) - 1e-9))  # keep 2 for the main task
             g = torch.Generator().manual_seed(seed)
             held = tuple(sorted(present[i] for i in torch.randperm(len(present), generator=g)[:k].tolist()))
-            notes.append(f"held out for transfer: classes {', '.join(images.class_names[c] for c in held)}")
+            notes.append(N_("held out for transfer: classes {names}").format(
+                names=", ".join(images.class_names[c] for c in held)))
     kept = tuple(c for c in present if c not in held)
     y_main = _remap(y, kept)
 

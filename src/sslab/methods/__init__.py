@@ -92,8 +92,8 @@ class Method(nn.Module):
         return {}
 
     def figures(self) -> dict[str, tuple[Any, str]]:
-        """Pictures of what this method learned, drawn after training: {key: (matplotlib figure, caption)}
-        (e.g. PCA's components). Default: none."""
+        """Pictures of what this method learned, after training: {key: (sslab.plots.Plot, English caption)}
+        (e.g. PCA's components; mark the caption with sslab.i18n.N_ to have it translated). Default: none."""
         return {}
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

@@ -34,15 +34,16 @@ class LinearAE(Autoencoder):
 
     def figures(self) -> dict[str, tuple[Any, str]]:
         from sslab import plots
+        from sslab.i18n import N_
 
         w = self.weight.detach().float().cpu()
         return {
-            "weights": (plots.tiles(w[:132].view(-1, *self.image_shape), "rows of W"),
-                        "Rows of the linear autoencoder's W as images (each scaled to its own range): "
-                        "compare PCA's components."),
-            "wwt": (plots.signed_matrix(w @ w.T, "W Wᵀ"),
-                    "W Wᵀ of the linear autoencoder: the identity when its rows are orthonormal, "
-                    "as PCA's components are."),
+            "weights": (plots.later(plots.tiles, w[:132].view(-1, *self.image_shape), N_("rows of W")),
+                        N_("Rows of the linear autoencoder's W as images (each scaled to its own range): "
+                        "compare PCA's components.")),
+            "wwt": (plots.later(plots.signed_matrix, w @ w.T, "W Wᵀ"),
+                    N_("W Wᵀ of the linear autoencoder: the identity when its rows are orthonormal, "
+                    "as PCA's components are.")),
         }
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -74,14 +74,18 @@ class PCA(Autoencoder):
 
     def figures(self) -> dict[str, tuple[Any, str]]:
         from sslab import plots
+        from sslab.i18n import N_
 
         k = self.cfg.k
         return {
-            "components": (plots.tiles(self.components[:132].view(-1, *self.image_shape), "principal components"),
-                           f"The first {min(k, 132)} principal components as images (each scaled to its own range)."),
-            "variance": (plots.cumulative_variance(self.explained_variance, float(self.total_variance), "PCA"),
-                         f"Cumulative share of the training images' variance explained by the first k of {k} "
-                         f"components."),
+            "components": (plots.later(plots.tiles, self.components[:132].view(-1, *self.image_shape),
+                                       N_("principal components")),
+                           N_("The first {n} principal components as images (each scaled to its own range).")
+                           .format(n=min(k, 132))),
+            "variance": (plots.later(plots.cumulative_variance, self.explained_variance, float(self.total_variance),
+                                     "PCA"),
+                         N_("Cumulative share of the training images' variance explained by the first k of {k} "
+                            "components.").format(k=k)),
         }
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
