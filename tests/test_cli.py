@@ -345,3 +345,10 @@ def test_two_runs_of_one_name_never_share_a_folder(tmp_path):
     assert list(results["encoders"]) == ["random", "supervised"]
     assert (tmp_path / "runs" / "same" / "encoders" / "supervised.safetensors").is_file()
     assert not (tmp_path / "runs" / "same.partial").exists()
+
+
+def test_quiet_prints_only_the_table(tmp_path):
+    r = sslab("run", "--quick", "--methods", "random", "--analyses", "none", "--n-images", "300", "--quiet",
+              "--out", "runs", "--name", "q", cwd=tmp_path)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert "random" in r.stdout and "report: " in r.stdout and "smoke test (--quick: 300 images" in r.stdout

@@ -90,19 +90,20 @@ def text(message: str) -> str:
 
 @cache
 def _patterns(lang: str) -> list[tuple[str, re.Pattern]]:
+    """(msgid, a regex its English form matches, each placeholder a named group) for templated entries."""
     out = []
     for msgid in catalogue(lang):
-        fields = placeholders(msgid)
-        if not fields or any(not f.isidentifier() for f in fields):
-            continue
+        parts = list(string.Formatter().parse(msgid))
+        fields = [f for _l, f, _s, _c in parts if f is not None]
+        if not fields or not all(f.isidentifier() for f in fields) or any(spec for _l, _f, spec, _c in parts):
+            continue  # no placeholders, or ones a regex group cannot stand for
         regex, seen = "", set()
-        for literal, field, spec, _conv in string.Formatter().parse(msgid):
+        for literal, field, _spec, _conv in parts:
             regex += re.escape(literal)
             if field is not None:
                 regex += f"(?P={field})" if field in seen else f"(?P<{field}>.+?)"
                 seen.add(field)
-        if all(not spec for _l, _f, spec, _c in string.Formatter().parse(msgid)):  # values kept as text
-            out.append((msgid, re.compile(regex, re.S)))
+        out.append((msgid, re.compile(regex, re.S)))
     return out
 
 

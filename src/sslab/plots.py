@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullLocator  # noqa: E402
 
 from sslab.i18n import N_, _, current  # noqa: E402
 
@@ -244,7 +244,7 @@ def rsm_grid(rsms: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], class_na
     for r, enc in enumerate(encoders):
         for c, key in enumerate(keys):
             m, labels = rsms[enc][key]
-            labels = np.asarray(labels)
+            m, labels = np.asarray(m, dtype=np.float32), np.asarray(labels)  # m may be stored as float16
             ax, n = fig.add_subplot(grid[r, c]), len(labels)
             im = ax.imshow(m, cmap="viridis", vmin=-1, vmax=1, interpolation="antialiased", extent=(0, n, n, 0))
             values = np.unique(labels)
@@ -267,7 +267,7 @@ def rsm_grid(rsms: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], class_na
             else:
                 ax.set_xticks([])
             if r == 0:
-                ax.set_title(str(key), fontsize=9)
+                ax.set_title(_(str(key)), fontsize=9)
             if c == 0:
                 ax.set_ylabel(enc, rotation=0, ha="right", va="center")
     fig.colorbar(im, cax=fig.add_subplot(grid[:, -1]), label=_("cosine similarity"))
@@ -305,11 +305,12 @@ def _heat(ax, values, rows, cols, vmin, vmax, fmt, cmap, cbar=None) -> None:
     im = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     ax.set_xticks(range(len(cols)), cols, rotation=30 if max(map(len, cols), default=0) > 4 else 0, ha="right")
     ax.set_yticks(range(len(rows)), rows)
-    lo, hi = im.get_clim()
     if fmt:
         for (i, j), v in np.ndenumerate(values):
+            r, g, b, _a = im.cmap(im.norm(v)) if not np.isnan(v) else (0, 0, 0, 1)
+            dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5  # the cell's luminance decides the text's colour
             ax.text(j, i, "n/a" if np.isnan(v) else format(v, fmt), ha="center", va="center", fontsize=8,
-                    color="w" if np.isnan(v) or v < lo + 0.6 * (hi - lo) else "k")
+                    color="w" if dark else "k")
     if cbar:
         ax.figure.colorbar(im, ax=ax, label=cbar, shrink=0.9)
 
@@ -344,7 +345,10 @@ def curves(results: dict[str, dict[float, float]], xlabel: str, chance: float | 
     if chance is not None:
         ax.axhline(chance, color="gray", lw=0.8, ls=":", label=_("chance"))
     ax.set(xscale="log", xlabel=_(xlabel), ylabel=_("test accuracy"), ylim=(0, 1.02))
-    ax.grid(alpha=0.3, which="both")
+    xs = sorted({x for points in results.values() for x in points})
+    ax.set_xticks(xs, [f"{x:g}" for x in xs])  # the measured points by value, not powers of ten
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.grid(alpha=0.3)
     ax.legend(ncol=2)
     fig.tight_layout()
     return fig
@@ -430,7 +434,7 @@ def confusions(matrices: dict[str, np.ndarray], class_names: list[str]) -> list[
     return panels
 
 
-def gallery(x: torch.Tensor, captions: list[str], points: np.ndarray | None = None, ncols: int = 6) -> Figure:
+def gallery(x: torch.Tensor, captions: list[str], points: np.ndarray | None = None, ncols: int = 5) -> Figure:
     """Dataset images with a caption each (their latents); points (n, 2) marks each sprite's (x, y) position."""
     n = len(x)
     nrows = -(-n // ncols)

@@ -45,9 +45,9 @@ cursor:zoom-in}.panels{display:flex;flex-wrap:wrap;gap:6px 12px;align-items:flex
 figcaption{color:#555;font-size:.95em}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:.85em}
 small{color:#666}.skipped{color:#777}.about{background:#f3f6fa;padding:.8em 1em;border-left:4px solid #4a78b0}
 .banner{background:#fff3cd;border:2px solid #d39e00;padding:.7em 1em;font-weight:600}
-nav ol{columns:2;margin:.5em 0}#zoom{position:fixed;inset:0;background:#fffffff5;overflow:auto;display:none;
+nav ol{columns:2 22em;column-gap:3em;margin:.5em 0}#zoom{position:fixed;inset:0;background:#fffffff5;overflow:auto;display:none;
 z-index:9;cursor:zoom-out;padding:1em}#zoom.on{display:block}#zoom img{max-width:none}
-@media (max-width:640px){body{font-size:15px;padding:.6em}td,th{padding:3px 6px}nav ol{columns:1}}"""  # every page's
+@media (max-width:640px){body{font-size:15px;padding:.6em}td,th{padding:3px 6px}}"""  # every page's
 ZOOM = """<div id="zoom" role="dialog"></div><script>
 const z=document.getElementById('zoom');
 document.addEventListener('click',e=>{const i=e.target.closest('figure img');
@@ -119,7 +119,7 @@ class Renderer:
             if stored.suffix == ".png":  # a run from before figures were saved as data
                 return figure(stored, caption)
             figs = plots.draw(plots.load_plot(stored))
-        except (OSError, ValueError, KeyError, TypeError) as e:
+        except Exception as e:  # noqa: BLE001 -- a figure that cannot be drawn is named; the rest is rendered
             problem = _("figure {key} could not be drawn from {path}: {error}").format(
                 key=key, path=stored.with_suffix(".json"), error=getattr(e, "strerror", None) or e)
             self.problems.append(problem)
@@ -285,8 +285,8 @@ def _page(run_dir: Path, results: dict[str, Any], log: Callable[[str], None] | N
 <p>{how}</p>
 <ul>{notes}</ul>
 <p>{whole}{_cached(results)}</p>
-{_ran(results)}
 <h2 id="config">{html.escape(_("Configuration"))}</h2>
+{_ran(results)}
 <details><summary>{html.escape(_("The study as resolved (every setting)"))}</summary><pre>{cfg_json}</pre></details>
 {ZOOM}
 </body></html>

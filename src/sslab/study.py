@@ -24,10 +24,10 @@ import torch
 from sslab import __version__, analyses, data, distributed, i18n, methods, plots, report, store, studies, views
 from sslab.data import Images, dsprites, splits
 from sslab.errors import SslabError
-from sslab.i18n import N_, _
-from sslab.progress import Progress, as_progress
 from sslab.finetune import FinetuneConfig, finetune, score
+from sslab.i18n import N_, _
 from sslab.probes import PROBES, KNNProbe
+from sslab.progress import Progress, as_progress
 from sslab.train import Loop, extract, fit
 
 DEFAULT_ENCODERS = ("raw", "random", "supervised", "vae", "simclr", "simclr-2neg")
@@ -232,7 +232,7 @@ def plan(cfg: StudyConfig, images: Images, split: splits.Split) -> Plan:
     return Plan(resolved, run, skipped, views_name, encoder, recipe_epochs)
 
 
-def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = print,
+def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] | Progress = print,
         modules: dict[str, torch.nn.Module] | None = None, resume: bool = False) -> dict[str, Any]:
     """Run the study and write results.json, figures and report.html into out_dir (which must not exist).
 
@@ -241,7 +241,9 @@ def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = prin
     on from them (cfg must be the run's own: `study.toml` in that folder). Under torchrun every rank calls
     this; rank 0 alone writes, evaluates and returns the results (the others return {}).
     modules: your own frozen encoders to compare beside cfg.encoders, {name: nn.Module mapping float
-    images (B, C, H, W) in [0, 1] to features (B, D)}, e.g. a network trained elsewhere."""
+    images (B, C, H, W) in [0, 1] to features (B, D)}, e.g. a network trained elsewhere.
+    log: where progress goes: a function of one line (print), or a sslab.progress.Progress (live bars).
+    The run's name is taken atomically: a second run of the same out_dir while one runs is refused."""
     out_dir = Path(out_dir)
     if cfg.seeds:
         return run_seeds(cfg, out_dir, log, resume)
@@ -287,7 +289,7 @@ def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = prin
     return results
 
 
-def run_seeds(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] = print,
+def run_seeds(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] | Progress = print,
               resume: bool = False) -> dict[str, Any]:
     """The study once per seed in cfg.seeds (out_dir/seed-<s>/, the same split: split_seed is kept), then
     their summary in out_dir (compare.json, report.html): every probe accuracy as mean and standard deviation
@@ -308,9 +310,9 @@ def run_seeds(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] 
         one = out_dir / f"seed-{s}"
         dirs.append(one)
         if one.is_dir():
-            log(f"seed {s}: finished earlier, kept")
+            log(_("seed {seed}: finished earlier, kept").format(seed=s))
             continue
-        log(f"seed {s} ({len(dirs)} of {len(cfg.seeds)})")
+        log(_("[seed {k}/{n}] {seed}").format(k=len(dirs), n=len(cfg.seeds), seed=s))
         run(dataclasses.replace(cfg, seed=s, seeds=()), one, log, resume=resume and partial(one).is_dir())
     if not distributed.is_main():
         return {}
@@ -331,8 +333,8 @@ def load_encoder(run_dir: str | Path, name: str, device: str | torch.device = "c
     except KeyError:
         raise SslabError(f"{run_dir} has no encoder {name!r}; it has {', '.join(results['encoders'])}") from None
     method_name = methods.parse_encoder(name)[0]
-    cfg = methods.make_config(method_name, {k: v for k, v in settings.items()
-                                            if k in {f.name for f in dataclasses.fields(methods.REGISTRY[method_name].Config)}})
+    fields = {f.name for f in dataclasses.fields(methods.REGISTRY[method_name].Config)}
+    cfg = methods.make_config(method_name, {k: v for k, v in settings.items() if k in fields})
     method = methods.create(name, cfg, tuple(results["data"]["image_shape"]), max(2, len(results["classes"])))
     if method.state_dict() and store.load(run_dir / "encoders", name, method) is None:
         raise SslabError(f"{run_dir / 'encoders' / name}.safetensors is missing or damaged")
@@ -367,7 +369,7 @@ class Study:
     """One run: the trained methods, their cached features, and what the analyses read from them."""
 
     def __init__(self, cfg: StudyConfig, plan: Plan, images: Images, split: splits.Split, proto: splits.Protocol,
-                 device: torch.device, out: Path, log: Callable[[str], None],
+                 device: torch.device, out: Path, log: Callable[[str], None] | Progress,
                  modules: dict[str, torch.nn.Module] | None = None):
         self.cfg, self.plan, self.images, self.split, self.proto = cfg, plan, images, split, proto
         self.modules = modules or {}  # the caller's own frozen encoders, by name
@@ -422,7 +424,7 @@ class Study:
             for k, name in enumerate(f.names):
                 if f.sizes[k] > 1:
                     keys[name] = (f.classes(name), f.level_names[k])
-        keys["class"] = (self.split.y, tuple(self.class_names))
+        keys[N_("class")] = (self.split.y, tuple(self.class_names))  # N_: translated where it is shown
         return keys
 
     def retrain_and_probe(self, name: str, idx: torch.Tensor, y: torch.Tensor, epoch_scale: float, tag: str) -> float:
@@ -431,7 +433,7 @@ class Study:
         mcfg = self.plan.methods[name]
         if mcfg.epochs:
             mcfg = dataclasses.replace(mcfg, epochs=max(1, round(mcfg.epochs * epoch_scale)))
-        method, _ = self.train_encoder(name, mcfg, idx, y, tag)
+        method, _history = self.train_encoder(name, mcfg, idx, y, tag)
         test = self.split.test
         h_fit = extract(method, self.x, self.cfg.precision, idx=idx.to(self.device))
         h_test = extract(method, self.x, self.cfg.precision, idx=test.to(self.device))
