@@ -15,9 +15,11 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from sslab import i18n
 from sslab.errors import SslabError
+from sslab.i18n import N_, _
 
-METRICS = (("val_accuracy", "linear val"), ("test_accuracy", "linear test"), ("knn_accuracy", "kNN test"))
+METRICS = (("val_accuracy", N_("linear val")), ("test_accuracy", N_("linear test")), ("knn_accuracy", N_("kNN test")))
 
 
 def read(run_dirs: list[Path]) -> list[dict[str, Any]]:
@@ -39,7 +41,7 @@ def rows(results: list[dict[str, Any]]) -> dict[str, list[dict[str, float | None
             names.update({f"{name} ({v})": None for v in e.get("variants", {})})
     table = {}
     for name in names:
-        base, _, variant = name.partition(" (")
+        base, _sep, variant = name.partition(" (")
         per_run = []
         for r in results:
             e = r["encoders"].get(base)
@@ -78,7 +80,8 @@ def write(out_dir: Path, run_dirs: list[Path], labels: list[str] | None = None, 
     results = read(run_dirs)
     labels = labels or [Path(d).name for d in run_dirs]
     summary_ = aggregate(results, labels)
-    summary_ |= {"title": title or "comparison of " + ", ".join(labels), "run_dirs": [str(d) for d in run_dirs]}
+    summary_ |= {"title": title or _("comparison of {runs}").format(runs=", ".join(labels)),
+                 "run_dirs": [str(d) for d in run_dirs]}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "compare.json").write_text(json.dumps(summary_, indent=2))
     (out_dir / "report.html").write_text(page(summary_, run_dirs, out_dir))
@@ -90,21 +93,23 @@ def figures(s: dict[str, Any], out_dir: Path) -> list[tuple[Path, str]]:
     from sslab import plots
 
     out = []
-    for metric, label in (("test_accuracy", "linear probe test accuracy"), ("knn_accuracy", "kNN test accuracy")):
+    for metric, label, caption in (
+            ("test_accuracy", N_("linear probe test accuracy"), _("Linear probe test accuracy of each encoder in every run.")),
+            ("knn_accuracy", N_("kNN test accuracy"), _("kNN test accuracy of each encoder in every run."))):
         values = {n: [p for p in e[metric]["points"] if p is not None] for n, e in s["encoders"].items()}
         with plots.style():
             plots.save(plots.runs({n: v for n, v in values.items() if v}, label), out_dir / f"compare_{metric}.png")
-        out.append((out_dir / f"compare_{metric}.png", f"{label.capitalize()} of each encoder in every run."))
-    for kind, axis in (("label_fraction", "fraction of labelled training images"),
-                       ("images_per_class", "labelled training images per class")):
+        out.append((out_dir / f"compare_{metric}.png", caption))
+    for kind, axis in (("label_fraction", N_("fraction of labelled training images")),
+                       ("images_per_class", N_("labelled training images per class"))):
         if kind in s:
             means = {n: {float(k): c["mean"] for k, c in curve.items()} for n, curve in s[kind].items()}
             points = {n: {float(k): [p for p in c["points"] if p is not None] for k, c in curve.items()}
                       for n, curve in s[kind].items()}
             with plots.style():
                 plots.save(plots.curves(means, axis, None, runs=points), out_dir / f"compare_{kind}.png")
-            out.append((out_dir / f"compare_{kind}.png", "Linear probe test accuracy against the labels: the mean "
-                        "over the runs (line) and every run's point."))
+            out.append((out_dir / f"compare_{kind}.png", _("Linear probe test accuracy against the labels: the mean "
+                                                           "over the runs (line) and every run's point.")))
     return out
 
 
@@ -118,13 +123,15 @@ def page(s: dict[str, Any], run_dirs: list[Path], out_dir: Path) -> str:
         sd = f" ± {stat['sd']:.1%}" if len(s["runs"]) > 1 else ""
         return f"<b>{stat['mean']:.1%}</b>{sd}<br><small>{pts}</small>"
 
-    table = report.table(["encoder"] + [label for _k, label in METRICS],
+    table = report.table([_("encoder")] + [_(label) for _k, label in METRICS],
                          [[html.escape(n)] + [cell(e[k]) for k, _label in METRICS] for n, e in s["encoders"].items()])
     links = "".join(f"<li><a href='{html.escape(os.path.relpath(Path(d).resolve(), out_dir.resolve()))}/report.html'>"
                     f"{html.escape(label)}</a></li>" for d, label in zip(run_dirs, s["runs"]))
     pictures = "".join(report.figure(png, caption) for png, caption in figures(s, out_dir))
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(s['title'])}</title>
+    about = _("{n} runs. Each cell: the mean over the runs (± sample standard deviation), then each run's value.")
+    return f"""<!doctype html><html lang="{i18n.current()}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(s['title'])}</title>
 <style>{report.STYLE}</style></head><body><h1>{html.escape(s['title'])}</h1>
-<p>{len(s['runs'])} runs. Each cell: the mean over the runs (± sample standard deviation), then each run's value.</p>
+<p>{html.escape(about.format(n=len(s['runs'])))}</p>
 {table}{pictures}
-<h2>The runs</h2><ul>{links}</ul></body></html>"""
+<h2>{html.escape(_("The runs"))}</h2><ul>{links}</ul>{report.ZOOM}</body></html>"""

@@ -316,8 +316,8 @@ def run_seeds(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] 
         run(dataclasses.replace(cfg, seed=s, seeds=()), one, log, resume=resume and partial(one).is_dir())
     if not distributed.is_main():
         return {}
-    summary = compare.write(out_dir, dirs, [f"seed {s}" for s in cfg.seeds],
-                            f"{cfg.name}: {len(cfg.seeds)} seeds")
+    summary = compare.write(out_dir, dirs, [_("seed {seed}").format(seed=s) for s in cfg.seeds],
+                            _("{name}: {n} seeds").format(name=cfg.name, n=len(cfg.seeds)))
     return summary | {"seeds": list(cfg.seeds)}
 
 
