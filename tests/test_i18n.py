@@ -93,3 +93,13 @@ def test_a_new_language_starts_from_every_message(tmp_path, monkeypatch):
     i18n.update("ja")  # an existing catalogue keeps its translations
     ja = polib.pofile(str(tmp_path / "ja.po"))
     assert len(ja.translated_entries()) == len(i18n.marked())
+
+
+def test_a_language_for_a_block_leaves_the_setting_as_it_was(monkeypatch):
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(var, raising=False)
+    i18n.use(None)
+    with i18n.language("en") as lang:
+        assert lang == "en" and i18n._("The data") == "The data"
+    assert i18n.current() == "ja"  # from the environment again, not pinned to what the block used

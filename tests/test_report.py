@@ -25,9 +25,8 @@ def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "small"
     cfg = StudyConfig(name="small", encoders=("random", "supervised"), n_images=400, epochs=1,
                       analyses=("similarity",), seed=0)
-    i18n.use("en")
-    run(cfg, out, log=lambda m: None)
-    i18n.use(None)
+    with i18n.language("en"):
+        run(cfg, out, log=lambda m: None)
     return out
 
 
@@ -70,19 +69,19 @@ def test_figures_fit_the_column_with_readable_text_and_alt(run_dir):
     assert re.search(r"alt='Each panel is one encoder&#x27;s linear probe on the test images: [^']+ — supervised'", page)
     assert page.count("<div class='panels'>") >= 1  # the confusion matrices: one panel per encoder
     for spec in (run_dir / "figures").glob("*.json"):
-        i18n.use("en")
-        for fig in plots.draw(plots.load_plot(spec.with_suffix(""))):
+        with i18n.language("en"):
+            figures = plots.draw(plots.load_plot(spec.with_suffix("")))
+        for fig in figures:
             fig.canvas.draw()
             texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()]
             small = [(t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() * plots.DPI / 72 < 10]
             assert not small, (spec.stem, small)
             assert fig.get_figwidth() * plots.DPI <= 830, spec.stem
-    i18n.use(None)
 
 
 def test_rsm_grid_names_group_values_with_one_colour_bar(run_dir):
-    i18n.use("en")
-    fig, = plots.draw(plots.load_plot(run_dir / "figures" / "rsm"))
+    with i18n.language("en"):
+        fig, = plots.draw(plots.load_plot(run_dir / "figures" / "rsm"))
     fig.canvas.draw()
     *grid, bar = fig.axes
     assert len(grid) == 2 * 5 and bar.get_ylabel() == "cosine similarity"  # one colour bar, shared
@@ -93,7 +92,6 @@ def test_rsm_grid_names_group_values_with_one_colour_bar(run_dir):
     assert labels[0] == ["square", "ellipse", "heart"]
     assert labels[2][0] == "0°" and labels[2][-1].endswith("°") and labels[3][0] == "0.00" and labels[3][-1] == "1.00"
     assert all(not ax.get_xticklabels() for ax in grid[:-5])  # values once, under the bottom row
-    i18n.use(None)
 
 
 def test_japanese_report_and_figures(fresh):
@@ -103,12 +101,12 @@ def test_japanese_report_and_figures(fresh):
     for text in ("目次", "各エンコーダーからラベルをどれだけ読み出せるか？", "エンコーダーは何を保持しているか？",
                  "動作確認用の短縮実行", "使用した画像：400 枚。", "検証：", "テスト：無作為に選んだ"):
         assert text in page, text
-    i18n.use("ja")
-    if plots.font_missing():  # no Japanese font on this machine: labels stay English, and the page says so
+    with i18n.language("ja"):
+        no_font = plots.font_missing()
+    if no_font:  # no Japanese font on this machine: labels stay English, and the page says so
         assert "日本語フォントが見つからない" in page
     else:
         assert (fresh / "figures" / "rsm_histograms.png").read_bytes() != english
-    i18n.use(None)
 
 
 def test_a_missing_figure_is_one_warning_and_the_rest_renders(fresh):

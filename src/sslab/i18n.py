@@ -18,6 +18,7 @@ import os
 import re
 import string
 import sys
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -41,6 +42,19 @@ def use(lang: str | None) -> str:
         raise SslabError(f"no messages in language {lang!r}; languages: {', '.join(languages())}")
     _current = lang
     return current()
+
+
+@contextmanager
+def language(lang: str | None):
+    """Messages in `lang` inside the block (None: leave the language as it is), as they were after it."""
+    global _current
+    saved = _current
+    if lang is not None:
+        use(lang)
+    try:
+        yield current()
+    finally:
+        _current = saved
 
 
 def current() -> str:

@@ -214,14 +214,11 @@ def write(run_dir: str | Path, lang: str | None = None, log: Callable[[str], Non
         raise SslabError(f"no results.json in {run_dir}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise SslabError(f"cannot read {path}: {e}") from None
-    previous = i18n.current()
-    i18n.use(lang or previous)
-    try:
-        page = _page(run_dir, results, log)
-    except (KeyError, TypeError, AttributeError) as e:
-        raise SslabError(f"{path} is not a complete sslab results file ({type(e).__name__}: {e})") from None
-    finally:
-        i18n.use(previous)
+    with i18n.language(lang):
+        try:
+            page = _page(run_dir, results, log)
+        except (KeyError, TypeError, AttributeError) as e:
+            raise SslabError(f"{path} is not a complete sslab results file ({type(e).__name__}: {e})") from None
     out = run_dir / "report.html"
     out.write_text(page)
     return out
