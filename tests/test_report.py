@@ -160,3 +160,12 @@ def test_a_runs_encoders_load_for_reuse(run_dir, tmp_path):
     (broken / "encoders" / "supervised.safetensors").write_bytes(b"not weights")
     with pytest.raises(SslabError, match="supervised.safetensors is missing or damaged"):
         load_encoder(broken, "supervised")
+
+
+def test_a_report_that_cannot_be_written_is_one_line(fresh):
+    (fresh / "report.html").unlink()
+    (fresh / "report.html").mkdir()  # something in the way that no permission bit would catch for root
+    r = CliRunner().invoke(main, ["report", str(fresh)])
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code == 2 and len(lines) == 1
+    assert lines[0] == f"sslab: error: cannot write {fresh / 'report.html'}: Is a directory"

@@ -11,6 +11,7 @@ how to read it and alt text; a click shows it at full size. Analyses that did no
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 from collections.abc import Callable
@@ -119,6 +120,7 @@ class Renderer:
             if stored.suffix == ".png":  # a run from before figures were saved as data
                 return figure(stored, caption)
             figs = plots.draw(plots.load_plot(stored))
+            pngs = [plots.png(f) for f in figs]
         except Exception as e:  # noqa: BLE001 -- a figure that cannot be drawn is named; the rest is rendered
             problem = _("figure {key} could not be drawn from {path}: {error}").format(
                 key=key, path=stored.with_suffix(".json"), error=getattr(e, "strerror", None) or e)
@@ -128,9 +130,9 @@ class Renderer:
         short = caption.split(". ")[0].split("。")[0].rstrip(".")  # the caption's first sentence
         alts = [short + (f" — {f.axes[0].get_title()}" if len(figs) > 1 and f.axes and f.axes[0].get_title() else "")
                 for f in figs]
-        pngs = [plots.png(f) for f in figs]
-        for i, p in enumerate(pngs):  # beside the data, for slides and papers
-            (self.run_dir / "figures" / (f"{key}.png" if len(pngs) == 1 else f"{key}-{i + 1}.png")).write_bytes(p)
+        for i, p in enumerate(pngs):  # beside the data, for slides and papers (where the folder can be written)
+            with contextlib.suppress(OSError):
+                (self.run_dir / "figures" / (f"{key}.png" if len(pngs) == 1 else f"{key}-{i + 1}.png")).write_bytes(p)
         return figure(pngs, caption, alts)
 
 
@@ -220,7 +222,10 @@ def write(run_dir: str | Path, lang: str | None = None, log: Callable[[str], Non
         except (KeyError, TypeError, AttributeError) as e:
             raise SslabError(f"{path} is not a complete sslab results file ({type(e).__name__}: {e})") from None
     out = run_dir / "report.html"
-    out.write_text(page)
+    try:
+        out.write_text(page)
+    except OSError as e:
+        raise SslabError(f"cannot write {out}: {e.strerror}") from None
     return out
 
 
