@@ -94,7 +94,7 @@ def test_rsm_grid_names_group_values_with_one_colour_bar(run_dir):
     assert all(not ax.get_xticklabels() for ax in grid[:-5])  # values once, under the bottom row
 
 
-def test_japanese_report_and_figures(fresh):
+def test_japanese_report_and_figures(fresh, monkeypatch):
     english = (fresh / "figures" / "rsm_histograms.png").read_bytes()
     r, page = _render(fresh, "--lang", "ja")
     assert r.exit_code == 0 and '<html lang="ja">' in page
@@ -107,6 +107,8 @@ def test_japanese_report_and_figures(fresh):
         assert "日本語フォントが見つからない" in page
     else:
         assert (fresh / "figures" / "rsm_histograms.png").read_bytes() != english
+        monkeypatch.setattr(plots, "font_missing", lambda: True)  # as on a machine without one
+        assert "日本語フォントが見つからない" in _render(fresh, "--lang", "ja")[1]
 
 
 def test_a_missing_figure_is_one_warning_and_the_rest_renders(fresh):

@@ -92,24 +92,28 @@ def figures(s: dict[str, Any], out_dir: Path) -> list[tuple[Path, str]]:
     """Draw the summary's figures into out_dir: (PNG, caption) each."""
     from sslab import plots
 
-    out = []
+    from sslab.analyses.labels import AXES
+
+    todo = []  # (file name, what to draw, caption)
     for metric, label, caption in (
             ("test_accuracy", N_("linear probe test accuracy"), _("Linear probe test accuracy of each encoder in every run.")),
             ("knn_accuracy", N_("kNN test accuracy"), _("kNN test accuracy of each encoder in every run."))):
         values = {n: [p for p in e[metric]["points"] if p is not None] for n, e in s["encoders"].items()}
-        with plots.style():
-            plots.save(plots.runs({n: v for n, v in values.items() if v}, label), out_dir / f"compare_{metric}.png")
-        out.append((out_dir / f"compare_{metric}.png", caption))
-    for kind, axis in (("label_fraction", N_("fraction of labelled training images")),
-                       ("images_per_class", N_("labelled training images per class"))):
+        todo.append((f"compare_{metric}.png", plots.later(plots.runs, {n: v for n, v in values.items() if v}, label),
+                     caption))
+    for kind, axis in AXES.items():
         if kind in s:
             means = {n: {float(k): c["mean"] for k, c in curve.items()} for n, curve in s[kind].items()}
             points = {n: {float(k): [p for p in c["points"] if p is not None] for k, c in curve.items()}
                       for n, curve in s[kind].items()}
-            with plots.style():
-                plots.save(plots.curves(means, axis, None, runs=points), out_dir / f"compare_{kind}.png")
-            out.append((out_dir / f"compare_{kind}.png", _("Linear probe test accuracy against the labels: the mean "
-                                                           "over the runs (line) and every run's point.")))
+            todo.append((f"compare_{kind}.png", plots.later(plots.curves, means, axis, None, runs=points),
+                         _("Linear probe test accuracy against the labels: the mean over the runs (line) and every "
+                           "run's point.")))
+    out = []
+    for name, plot, caption in todo:
+        fig, = plots.draw(plot)  # in the report's style and language
+        plots.save(fig, out_dir / name)
+        out.append((out_dir / name, caption))
     return out
 
 

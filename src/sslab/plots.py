@@ -5,8 +5,8 @@ arguments), saved as data in the run folder (figures/<key>.json, arrays in figur
 the report draws them when it is rendered, so figures follow the report's language and style. A function
 returns one Figure, or a list of panels (one per encoder) that the report lays out as a wrapping grid.
 
-Sizes are for the report's column: figures at most 7.2 in wide at DPI 100 (720 px), panels 3.2 in, text
-at least 8 pt (11 px) at 100% zoom.
+Sizes are for the report's column: figures at most 7.2 in wide at DPI 100 (720 px; the RSM grid 8.2 in), panels
+3.2 in, text at least 7.5 pt (10.4 px) at 100% zoom, most of it 8-10 pt.
 """
 
 from __future__ import annotations

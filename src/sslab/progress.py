@@ -123,6 +123,15 @@ class Progress:
                     self.log("  ... " + _("still {what}").format(what=self._tasks[-1].status()))
 
 
+def duration(seconds: float) -> str:
+    """A time left, as a person says it: 40 s, 12 min, 1 h 05 min."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:02.0f} min"
+
+
 def _is_terminal(stream: TextIO) -> bool:
     try:
         return stream.isatty()

@@ -106,11 +106,10 @@ def _width(png: bytes) -> int:
 
 
 class Renderer:
-    """Draws a run's figures (from their saved data, in the current language) and collects what went wrong."""
+    """Draws a run's figures (from their saved data, in the current language); tells `log` what it could not."""
 
     def __init__(self, run_dir: Path, results: dict[str, Any], log: Callable[[str], None] | None):
         self.run_dir, self.results, self.log = run_dir, results, log or (lambda m: None)
-        self.problems: list[str] = []
 
     def __call__(self, key: str, caption: str) -> str:
         if key not in self.results["figures"]:
@@ -124,7 +123,6 @@ class Renderer:
         except Exception as e:  # noqa: BLE001 -- a figure that cannot be drawn is named; the rest is rendered
             problem = _("figure {key} could not be drawn from {path}: {error}").format(
                 key=key, path=stored.with_suffix(".json"), error=getattr(e, "strerror", None) or e)
-            self.problems.append(problem)
             self.log(problem)
             return f"<p class='skipped'>&#9888; {html.escape(problem)}</p>"
         short = caption.split(". ")[0].split("。")[0].rstrip(".")  # the caption's first sentence
@@ -176,18 +174,19 @@ def _cached(results: dict) -> str:
 
 
 def _ran(results: dict[str, Any]) -> str:
-    """What actually ran: the images used, and each encoder's epochs beside its recipe's."""
-    ran = results.get("ran")
-    if not ran:
+    """What actually ran, from the results: the images used, and each encoder's epochs beside its recipe's."""
+    recipes = results.get("recipe_epochs")
+    if recipes is None:  # a run from before the recipes' epochs were recorded
         return ""
     rows = []
-    for name, r in ran["encoders"].items():
-        epochs = "" if not r["recipe_epochs"] else str(r["epochs"]) + (
-            f" <small>({_('recipe')}: {r['recipe_epochs']})</small>" if r["epochs"] != r["recipe_epochs"] else "")
-        rows.append([html.escape(name), html.escape(str(r.get("method") or "")), epochs,
-                     str(r["batch_size"] or ""), f"{r['images']:,}" if r.get("images") else "",
+    for name, r in results["encoders"].items():
+        settings, recipe = results["config"]["methods"].get(name, {}), recipes.get(name, 0)
+        ran = len(results["histories"].get(name) or [])
+        epochs = "" if not recipe else str(ran) + (f" <small>({_('recipe')}: {recipe})</small>" if ran != recipe else "")
+        rows.append([html.escape(name), html.escape(r.get("method", "")), epochs,
+                     str(settings.get("batch_size", "")) if recipe else "", f"{r['trained_on']:,}",
                      html.escape(_(r["from"]) if r.get("from") else "")])
-    return ("<p>" + _("Images used: {n}.").format(n=f"{ran['images']:,}") + "</p>"
+    return ("<p>" + _("Images used: {n}.").format(n=f"{results['data']['n_images']:,}") + "</p>"
             + table([_("encoder"), _("method"), _("epochs"), _("batch"), _("trained on (images)"), _("loaded from")],
                     rows))
 
@@ -255,16 +254,15 @@ def _page(run_dir: Path, results: dict[str, Any], log: Callable[[str], None] | N
     whole = _("Whole study: {seconds} s on {device} ({timings}).").format(
         seconds=f"{results['seconds']:.0f}", device=html.escape(results["environment"]["device"]), timings=timings)
     about = f"<p class='about'>{html.escape(i18n.text(cfg['about']))}</p>" if cfg.get("about") else ""
-    if plots.font_missing():
-        draw.problems.append(_("no Japanese font was found, so the figures' labels are in English (install "
-                               "fonts-noto-cjk)"))
+    font = _("no Japanese font was found, so the figures' labels are in English (install fonts-noto-cjk)") \
+        if plots.font_missing() else ""
     run_about = _("How the study was run")
     toc = [(f"s{i}", q) for i, (q, _parts) in enumerate(sections, 1)] + [("run", run_about),
                                                                          ("config", _("Configuration"))]
     nav = "<nav><b>" + _("Contents") + "</b><ol>" + "".join(
         f"<li><a href='#{a}'>{html.escape(q)}</a></li>" for a, q in toc) + "</ol></nav>"
     body = "".join(f"<h2 id='s{i}'>{html.escape(q)}</h2>" + "".join(parts) for i, (q, parts) in enumerate(sections, 1))
-    problems = "".join(f"<p class='skipped'>&#9888; {html.escape(p)}</p>" for p in draw.problems if "font" in p)
+    font = f"<p class='skipped'>&#9888; {html.escape(font)}</p>" if font else ""
     cfg_json = html.escape(json.dumps(cfg, indent=2, ensure_ascii=False))
     title = _("sslab study: {name}").format(name=name)
     return f"""<!doctype html>
@@ -280,7 +278,7 @@ def _page(run_dir: Path, results: dict[str, Any], log: Callable[[str], None] | N
 <p><small>{html.escape(_("Linear probe and kNN accuracy on the frozen features; test is the figure to compare."))}
 {html.escape(_("Chance is {chance}, the majority class's share of the test images.").format(
         chance=pct(results["chance"])))}</small></p>
-{problems}
+{font}
 {nav}
 {body}
 <h2 id="run">{html.escape(run_about)}</h2>

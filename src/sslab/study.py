@@ -27,7 +27,7 @@ from sslab.errors import SslabError
 from sslab.finetune import FinetuneConfig, finetune, score
 from sslab.i18n import N_, _
 from sslab.probes import PROBES, KNNProbe
-from sslab.progress import Progress, as_progress
+from sslab.progress import Progress, as_progress, duration
 from sslab.train import Loop, extract, fit
 
 DEFAULT_ENCODERS = ("raw", "random", "supervised", "vae", "simclr", "simclr-2neg")
@@ -504,7 +504,7 @@ class Study:
             if not tag or epoch == epochs:  # retraining runs log their last epoch only
                 self.log("  " + _("{label} epoch {epoch}/{epochs}  {logs}  {took} s, {left} left").format(
                     label=label, epoch=epoch, epochs=epochs, logs=logs, took=f"{took:.1f}",
-                    left=_duration(left)))
+                    left=duration(left)))
 
         cfg, safe = self.cfg, label.replace(" ", "_")
         loop = Loop(precision=cfg.precision, channels_last=cfg.channels_last, compile=cfg.compile,
@@ -663,7 +663,7 @@ class Study:
             plots.save_plot(plot, self.out / "figures" / key)
         figures = [k for k in self.figures] + saved
         results |= {
-            "ran": self.what_ran(histories), "shortened": self.shortened(),
+            "recipe_epochs": self.plan.recipe_epochs, "shortened": self.shortened(),
             "cached": dict(self.cached),
             "figures": {k: f"figures/{k}" for k in figures},
             "method_figures": self.method_figures,
@@ -704,18 +704,6 @@ class Study:
             "feature_dim": h.shape[1], "probe_iterations": getattr(linear, "n_iter_", None), "warnings": warnings,
             "confusion": linear.confusion(h_test, y_test),
         }
-
-    def what_ran(self, histories: dict[str, list]) -> dict[str, Any]:
-        """What was actually run, for the report: images used, and per encoder its epochs (and its recipe's)."""
-        out = {"images": len(self.images), "encoders": {}}
-        for name, mcfg in self.plan.methods.items():
-            r = self.results.get(name, {})
-            out["encoders"][name] = {"method": r.get("method"),
-                                     "epochs": len(histories.get(name) or []) if mcfg.epochs else 0,
-                                     "recipe_epochs": self.plan.recipe_epochs.get(name, mcfg.epochs),
-                                     "batch_size": mcfg.batch_size if mcfg.epochs else None,
-                                     "images": r.get("trained_on"), "from": self.cached.get(name)}
-        return out
 
     def shortened(self) -> list[str]:
         """Why this run's numbers are not the study's: a smoke test, or fewer epochs than the recipes (English)."""
@@ -777,15 +765,6 @@ def _collapsed(h: torch.Tensor) -> bool:
     """True when the features hardly vary between images: all of them sit at one point."""
     spread = h.float().std(0).norm()
     return bool(spread <= 1e-4 * (h.float().mean(0).norm() + spread) or spread < 1e-8)
-
-
-def _duration(seconds: float) -> str:
-    """A time left, as a person says it: 40 s, 12 min, 1 h 05 min."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:02.0f} min"
 
 
 def _pct(v: float | None) -> str:

@@ -7,7 +7,7 @@ An analysis works on a finished study's cached features (and may train again, e.
              factor values), "holdout" (classes held out for transfer), "shape+posX" style factor names;
   Config     a frozen dataclass of its settings (`--set similarity.rsm_images=500`);
   FIGURES    {figure key: caption} for the report;
-  run(study, cfg) -> dict   its results (JSON-able); figures go into study.figures;
+  run(study, cfg) -> dict   its results (JSON-able); its figures go into study.figures as plots.later(...);
   table(results, encoders) -> str | dict  optional HTML above its first figure (or {figure: HTML});
   requires() -> str | None  optional: a reason it cannot run here (e.g. a missing package), checked before training;
   DEFAULT    optional, False: runs only when a study names it (or `--analyses all`).
