@@ -22,7 +22,11 @@ ERROR_CASES = {
     "fraction zero": (["--train-fraction", "0"], "train fraction must be in (0, 1]"),
     "zero epochs": (["--epochs", "0"], "epochs must be a positive number"),
     "negative epochs via --set": (["--set", "vae.epochs=-3"], "vae.epochs must be a positive number"),
-    "epochs of an untrained method": (["--set", "random.epochs=2"], "random.epochs cannot be set"),
+    "epochs of an untrained method": (["--set", "random.epochs=2"], "random does not use 'epochs': it has nothing"),
+    "lr of an untrained method": (["--methods", "raw,pca", "--set", "pca.lr=5"], "pca does not use 'lr'"),
+    "setting of an encoder not run": (["--methods", "raw", "--set", "vae.epochs=3"], "does not run the encoder vae"),
+    "setting of an analysis not run": (["--analyses", "none", "--umap-colour", "shape"], "does not run the analysis umap"),
+    "probe_C of a probe without C": (["{tmp}/tutorial_probe.toml"], "the tutorial probe takes no C"),
     "bad --set": (["--set", "simclr"], "--set expects name.setting=value"),
     "text for an int": (["--set", "simclr.neg_pairs=abc"], "simclr.neg_pairs: expected int or none, got 'abc'"),
     "float for an int": (["--set", "simclr.neg_pairs=2.5"], "simclr.neg_pairs: expected int or none, got 2.5"),
@@ -54,6 +58,7 @@ def bad_files(tmp_path_factory):
     np.savez(tmp / "empty.npz", other=np.zeros(3))
     np.savez(tmp / "small.npz", imgs=np.zeros((5, 28, 28), np.uint8), latents_classes=np.zeros((5, 5), np.int64))
     (tmp / "file.txt").write_text("a file where a folder should be")
+    (tmp / "tutorial_probe.toml").write_text('probe = "tutorial"\nprobe_C = 0.5\n')
     return tmp
 
 

@@ -127,7 +127,7 @@ def measure(case: Case, device: torch.device, loop: Loop, batch_size: int | None
     return out
 
 
-def probe_protocols(device: torch.device, precision: str = "bf16", n_images: int = 20_000) -> dict[str, Any]:
+def probe_protocols(device: torch.device, precision: str = "auto", n_images: int = 20_000) -> dict[str, Any]:
     """The Neuromatch tutorial's probe (Adam, 25 epochs, batch 1000) fitted by encoding every batch again,
     against the same probe and the L-BFGS one fitted on features cached once; shape on dSprites (20,000
     images, 80:20), with the untrained encoder_core (BatchNorm statistics estimated) as the tutorial probes it."""

@@ -64,7 +64,12 @@ def load(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
     for k, g in generators.items():
         g.set_state(tensors[f"rng/{k}"])
     torch.set_rng_state(tensors["rng/torch"])
-    cuda = [tensors[k] for k in sorted(t for t in tensors if t.startswith("rng/cuda"))]
+    cuda = [tensors[k] for k in sorted((t for t in tensors if t.startswith("rng/cuda")), key=_device_index)]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda)
     return meta
+
+
+def _device_index(key: str) -> int:
+    """'rng/cuda10' -> 10: CUDA states are restored in device order (as text, cuda10 would sort before cuda2)."""
+    return int(key.removeprefix("rng/cuda"))

@@ -17,6 +17,9 @@ from typing import Any
 
 from sslab import i18n
 from sslab.errors import SslabError
+from sslab.html import figure
+from sslab.html import page as html_page
+from sslab.html import table as html_table
 from sslab.i18n import N_, _
 
 METRICS = (("val_accuracy", N_("linear val")), ("test_accuracy", N_("linear test")), ("knn_accuracy", N_("kNN test")))
@@ -118,8 +121,6 @@ def figures(s: dict[str, Any], out_dir: Path) -> list[tuple[Path, str]]:
 
 
 def page(s: dict[str, Any], run_dirs: list[Path], out_dir: Path) -> str:
-    from sslab import report
-
     def cell(stat: dict[str, Any]) -> str:
         if stat["mean"] is None:
             return "–"
@@ -127,15 +128,15 @@ def page(s: dict[str, Any], run_dirs: list[Path], out_dir: Path) -> str:
         sd = f" ± {stat['sd']:.1%}" if len(s["runs"]) > 1 else ""
         return f"<b>{stat['mean']:.1%}</b>{sd}<br><small>{pts}</small>"
 
-    table = report.table([_("encoder")] + [_(label) for _k, label in METRICS],
+    table = html_table([_("encoder")] + [_(label) for _k, label in METRICS],
                          [[html.escape(n)] + [cell(e[k]) for k, _label in METRICS] for n, e in s["encoders"].items()])
     links = "".join(f"<li><a href='{html.escape(os.path.relpath(Path(d).resolve(), out_dir.resolve()))}/report.html'>"
                     f"{html.escape(label)}</a></li>" for d, label in zip(run_dirs, s["runs"]))
-    pictures = "".join(report.figure(png, caption) for png, caption in figures(s, out_dir))
+    pictures = "".join(figure(png, caption) for png, caption in figures(s, out_dir))
     about = _("{n} runs. Each cell: the mean over the runs (± sample standard deviation), then each run's value.")
-    return f"""<!doctype html><html lang="{i18n.current()}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(s['title'])}</title>
-<style>{report.STYLE}</style></head><body><h1>{html.escape(s['title'])}</h1>
+    title = html.escape(s["title"])
+    body = f"""<h1>{title}</h1>
 <p>{html.escape(about.format(n=len(s['runs'])))}</p>
 {table}{pictures}
-<h2>{html.escape(_("The runs"))}</h2><ul>{links}</ul>{report.ZOOM}</body></html>"""
+<h2>{html.escape(_("The runs"))}</h2><ul>{links}</ul>"""
+    return html_page(title, body, i18n.current())

@@ -81,7 +81,7 @@ class FineTuned(Method):
 
 
 def finetune(method: Method, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, cfg: FinetuneConfig,
-             generator: torch.Generator, precision: str = "bf16", variant: str | None = None) -> FineTuned:
+             generator: torch.Generator, precision: str = "auto", variant: str | None = None) -> FineTuned:
     """Fine-tune a copy of `method` with a new head on the images x[idx] (uint8 (N, C, H, W)) and their
     labels y[idx] (y: (N,) the task's labels 0..k-1 for every image of x, -1 outside it; the head has k
     outputs); returns the fine-tuned model in eval mode."""
@@ -111,13 +111,13 @@ def _probe_head(head: nn.Linear, probe: LinearProbe) -> None:
     head.bias[probe.classes_] = b.to(head.bias)
 
 
-def predict(model: FineTuned, x: torch.Tensor, idx: torch.Tensor, precision: str = "bf16") -> torch.Tensor:
+def predict(model: FineTuned, x: torch.Tensor, idx: torch.Tensor, precision: str = "auto") -> torch.Tensor:
     """Predicted classes (len(idx),) of the images x[idx], on the CPU."""
     return extract(model, x, precision, idx=idx.to(x.device)).argmax(1)
 
 
 def score(model: FineTuned, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor,
-          precision: str = "bf16") -> tuple[float, np.ndarray]:
+          precision: str = "auto") -> tuple[float, np.ndarray]:
     """(accuracy, (k, k) confusion counts: row = true class, column = predicted) on the images x[idx]."""
     import warnings
 

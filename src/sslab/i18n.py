@@ -24,6 +24,11 @@ from pathlib import Path
 
 import polib
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
 from sslab.errors import SslabError
 
 LOCALE = Path(__file__).parent / "locale"
@@ -128,19 +133,19 @@ def placeholders(message: str) -> set[str]:
 
 def marked(root: Path = Path(__file__).parent) -> dict[str, str]:
     """Every message marked with _("...") or N_("...") in the package's source, and the description and
-    about text of each named study (studies/*.toml): msgid -> first place."""
-    from sslab import studies
-
+    about text of each named study (studies/*.toml, read here as text: i18n sits below the study layer):
+    msgid -> first place."""
     found: dict[str, str] = {}
     for path in sorted(root.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "N_")
                     and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
                 found.setdefault(node.args[0].value, f"{path.relative_to(root.parent)}:{node.lineno}")
-    for name in studies.names():
+    for path in sorted((root / "studies").glob("*.toml")):
+        study = tomllib.loads(path.read_text())
         for key in ("description", "about"):
-            if studies.read(name).get(key):
-                found.setdefault(studies.read(name)[key], f"sslab/studies/{name}.toml:1")
+            if study.get(key):
+                found.setdefault(study[key], f"{path.relative_to(root.parent)}:1")
     return found
 
 

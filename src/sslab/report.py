@@ -10,7 +10,6 @@ how to read it and alt text; a click shows it at full size. Analyses that did no
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import html
 import json
@@ -20,6 +19,7 @@ from typing import Any
 
 from sslab import analyses, i18n, plots
 from sslab.errors import SslabError
+from sslab.html import figure, page, pct, table
 from sslab.i18n import N_, _
 
 CAPTIONS = {
@@ -37,41 +37,9 @@ CAPTIONS = {
 FIRST = N_("How well does each encoder read out the labels?")
 KEEP = N_("What do the encoders keep?")
 DATA = N_("The data")
-STYLE = """*{box-sizing:border-box}body{font:16px/1.5 system-ui,sans-serif;max-width:1000px;margin:0 auto;
-padding:1em;color:#222}h1{font-size:1.6em;margin:.3em 0}h2{margin-top:2em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:1em 0;display:block;overflow-x:auto;max-width:100%}
-td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
-td:first-child,th:first-child{text-align:left;white-space:normal;min-width:7em}figure{margin:1.5em 0}figure img{max-width:100%;height:auto;
-cursor:zoom-in}.panels{display:flex;flex-wrap:wrap;gap:6px 12px;align-items:flex-start}
-figcaption{color:#555;font-size:.95em}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:.85em}
-small{color:#666}.skipped{color:#777}.about{background:#f3f6fa;padding:.8em 1em;border-left:4px solid #4a78b0}
-.banner{background:#fff3cd;border:2px solid #d39e00;padding:.7em 1em;font-weight:600}
-nav ol{columns:2 22em;column-gap:3em;margin:.5em 0}#zoom{position:fixed;inset:0;background:#fffffff5;overflow:auto;display:none;
-z-index:9;cursor:zoom-out;padding:1em}#zoom.on{display:block}#zoom img{max-width:none}
-@media (max-width:640px){body{font-size:15px;padding:.6em}td,th{padding:3px 6px}}"""  # every page's
-ZOOM = """<div id="zoom" role="dialog"></div><script>
-const z=document.getElementById('zoom');
-document.addEventListener('click',e=>{const i=e.target.closest('figure img');
-if(i){const c=i.cloneNode();c.removeAttribute('width');z.replaceChildren(c);z.classList.add('on')}
-else if(e.target.closest('#zoom'))z.classList.remove('on')});
-document.addEventListener('keydown',e=>{if(e.key==='Escape')z.classList.remove('on')});
-</script>"""
-
-
 def encoder_names(results: dict[str, Any]) -> list[str]:
     """The encoders in a results dict, in run order."""
     return list(results["encoders"])
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    """An HTML table; header cells are escaped, row cells are HTML already (escape names before)."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def pct(v: float | None) -> str:
-    return "n/a" if v is None or v != v else f"{v:.1%}"
 
 
 def _main_table(results: dict[str, Any]) -> str:
@@ -89,20 +57,6 @@ def _main_table(results: dict[str, Any]) -> str:
                          str(v["feature_dim"]), ""])
     return table([_("encoder"), _("linear probe, train"), _("val"), _("test"), _("kNN (k=20), test"), _("features"),
                   _("time")], rows)
-
-
-def figure(images: Path | bytes | list[bytes], caption: str, alts: list[str] | None = None) -> str:
-    """PNGs (a file, or one or more panels' bytes) inlined in the page, with a caption and alt text each."""
-    pngs = [images.read_bytes()] if isinstance(images, Path) else [images] if isinstance(images, bytes) else images
-    alts = alts or [caption] * len(pngs)
-    tags = "".join(f"<img src='data:image/png;base64,{base64.b64encode(p).decode()}' width='{_width(p)}' "
-                   f"alt='{html.escape(a, quote=True)}'>" for p, a in zip(pngs, alts))
-    body = f"<div class='panels'>{tags}</div>" if len(pngs) > 1 else tags
-    return f"<figure>{body}<figcaption>{html.escape(caption)}</figcaption></figure>"
-
-
-def _width(png: bytes) -> int:
-    return int.from_bytes(png[16:20], "big")  # the IHDR chunk's width
 
 
 class Renderer:
@@ -261,16 +215,12 @@ def _page(run_dir: Path, results: dict[str, Any], log: Callable[[str], None] | N
                                                                          ("config", _("Configuration"))]
     nav = "<nav><b>" + _("Contents") + "</b><ol>" + "".join(
         f"<li><a href='#{a}'>{html.escape(q)}</a></li>" for a, q in toc) + "</ol></nav>"
-    body = "".join(f"<h2 id='s{i}'>{html.escape(q)}</h2>" + "".join(parts) for i, (q, parts) in enumerate(sections, 1))
+    chapters = "".join(f"<h2 id='s{i}'>{html.escape(q)}</h2>" + "".join(parts)
+                       for i, (q, parts) in enumerate(sections, 1))
     font = f"<p class='skipped'>&#9888; {html.escape(font)}</p>" if font else ""
     cfg_json = html.escape(json.dumps(cfg, indent=2, ensure_ascii=False))
     title = _("sslab study: {name}").format(name=name)
-    return f"""<!doctype html>
-<html lang="{i18n.current()}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
-<style>{STYLE}</style>
-</head><body>
-<h1>{title}</h1>
+    body = f"""<h1>{title}</h1>
 {_banner(results)}
 {about}
 <p>{data}</p>
@@ -280,14 +230,12 @@ def _page(run_dir: Path, results: dict[str, Any], log: Callable[[str], None] | N
         chance=pct(results["chance"])))}</small></p>
 {font}
 {nav}
-{body}
+{chapters}
 <h2 id="run">{html.escape(run_about)}</h2>
 <p>{how}</p>
 <ul>{notes}</ul>
 <p>{whole}{_cached(results)}</p>
 <h2 id="config">{html.escape(_("Configuration"))}</h2>
 {_ran(results)}
-<details><summary>{html.escape(_("The study as resolved (every setting)"))}</summary><pre>{cfg_json}</pre></details>
-{ZOOM}
-</body></html>
-"""
+<details><summary>{html.escape(_("The study as resolved (every setting)"))}</summary><pre>{cfg_json}</pre></details>"""
+    return page(title, body, i18n.current())

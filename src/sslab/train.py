@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from sslab import checkpoint, distributed
+from sslab.devices import resolve_precision
 from sslab.errors import SslabError
 from sslab.methods import Method
 from sslab.monitor import Monitor
@@ -34,8 +35,8 @@ def lr_schedule(cfg, steps_per_epoch: int) -> torch.Tensor:
 
 
 def autocast(device: torch.device, precision: str):
-    """bf16 autocast (about 2x faster than fp32 on this project's AVX512-BF16 CPU), or plain fp32."""
-    if precision == "bf16":
+    """bf16 autocast, or plain fp32; "auto": bf16 where the device computes in it natively (sslab.devices)."""
+    if resolve_precision(precision, device) == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
 
@@ -44,7 +45,7 @@ def autocast(device: torch.device, precision: str):
 class Loop:
     """How `fit` runs, apart from what it trains: precision, checkpoints, live metrics, distribution, speed."""
 
-    precision: str = "bf16"  # "bf16" autocast or "fp32"
+    precision: str = "auto"  # "bf16" autocast, "fp32", or "auto": bf16 where native (sslab.devices)
     checkpoint: Path | None = None  # a training checkpoint file (sslab.checkpoint); resumed from when it exists
     checkpoint_every: int = 1  # epochs between checkpoints (and one at the end)
     metrics: Path | None = None  # per-step JSON lines (loss, lr, images/s, ...), appended
@@ -76,7 +77,7 @@ def fit(
     x: torch.Tensor,
     y: torch.Tensor,
     generator: torch.Generator,
-    precision: str = "bf16",
+    precision: str = "auto",
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
     idx: torch.Tensor | None = None,
     loop: Loop | None = None,
@@ -283,7 +284,7 @@ def _jsonable(cfg) -> dict:
 
 
 @torch.no_grad()
-def extract(method: Method, x: torch.Tensor, precision: str = "bf16", batch_size: int = 512,
+def extract(method: Method, x: torch.Tensor, precision: str = "auto", batch_size: int = 512,
             idx: torch.Tensor | None = None, features: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Frozen features of uint8 images x (N, C, H, W), or of those at idx: (N, D) float32 on the CPU, in eval mode.
     features: what to read (default method.features; e.g. one of method.variants()).

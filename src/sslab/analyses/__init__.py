@@ -7,7 +7,8 @@ An analysis works on a finished study's cached features (and may train again, e.
              factor values), "holdout" (classes held out for transfer), "shape+posX" style factor names;
   Config     a frozen dataclass of its settings (`--set similarity.rsm_images=500`);
   FIGURES    {figure key: caption} for the report;
-  run(study, cfg) -> dict   its results (JSON-able); its figures go into study.figures as plots.later(...);
+  run(ctx, cfg) -> (results, figures)   its results (JSON-able) and {figure key: plots.later(...)}; ctx is
+             what it reads of the study (sslab.analyses.base.Context);
   table(results, encoders) -> str | dict  optional HTML above its first figure (or {figure: HTML});
   requires() -> str | None  optional: a reason it cannot run here (e.g. a missing package), checked before training;
   DEFAULT    optional, False: runs only when a study names it (or `--analyses all`).
@@ -15,21 +16,17 @@ An analysis works on a finished study's cached features (and may train again, e.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import pkgutil
-import typing
 from types import ModuleType
 from typing import Any
 
-from sslab.errors import SslabError
-from sslab.methods import coerce
+from sslab.settings import configure
 from sslab.i18n import N_
 
-REGISTRY: dict[str, ModuleType] = dict(sorted(
-    ((m.name, importlib.import_module(f"{__name__}.{m.name}")) for m in pkgutil.iter_modules(__path__)
-     if not m.name.startswith("_")),
-    key=lambda item: item[1].ORDER))
+_MEMBERS = [importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__)]
+REGISTRY: dict[str, ModuleType] = {m.__name__.rsplit(".", 1)[-1]: m for m in sorted(
+    (m for m in _MEMBERS if hasattr(m, "QUESTION")), key=lambda m: m.ORDER)}
 NAMES = tuple(REGISTRY)
 DEFAULTS = tuple(n for n, m in REGISTRY.items() if getattr(m, "DEFAULT", True))  # a study's analyses unless it names them
 
@@ -56,11 +53,5 @@ def missing(name: str, images: Any, split: Any) -> str | None:
 
 
 def config(name: str, overrides: dict[str, Any]) -> Any:
-    """The analysis's Config with overrides applied (types coerced by the rules of method settings)."""
-    cls = REGISTRY[name].Config
-    fields = {f.name for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
-    for key in overrides:
-        if key not in fields:
-            raise SslabError(f"analysis {name} has no setting {key!r}; settings: {', '.join(sorted(fields)) or 'none'}")
-    return cls(**{k: coerce(f"{name}.{k}", v, hints[k]) for k, v in overrides.items()})
+    """The analysis's Config with overrides applied (read as every setting is: sslab.settings)."""
+    return configure(REGISTRY[name].Config, overrides, name, f"analysis {name}")

@@ -13,6 +13,8 @@ import torch
 
 from sslab import plots
 from sslab.i18n import N_, _
+from sslab.html import pct, table as html_table
+from sslab.analyses.base import Context, Figures
 
 QUESTION = N_("Do they survive a biased training set?")
 ORDER = 50
@@ -53,7 +55,7 @@ def matched_control(shape: torch.Tensor, idx: torch.Tensor, chosen: torch.Tensor
     return torch.cat(keep).sort().values
 
 
-def run(s, cfg: Config) -> dict[str, Any]:
+def run(s: Context, cfg: Config) -> tuple[dict[str, Any], Figures]:
     f = s.images.factors
     shape, posx = f.classes("shape"), f.values[:, f.index("posX")]
     pool = s.split.labelled
@@ -61,20 +63,17 @@ def run(s, cfg: Config) -> dict[str, Any]:
     control = matched_control(shape, pool, bias_idx, s.cfg.split_seed)
     out: dict[str, Any] = {"n_biased": len(bias_idx), "n_control": len(control), "epoch_scale": cfg.epoch_scale,
                            "bands": BANDS, "shapes": list(f.level_names[f.index("shape")]), "encoders": {}}
-    for name in s.h:
+    for name in s.encoders:
         out["encoders"][name] = r = {
             kind: s.retrain_and_probe(name, idx, shape, cfg.epoch_scale, f" on the {kind} set")
             for kind, idx in (("biased", bias_idx), ("control", control))}
         s.log(f"  {name}: unbiased test accuracy after the biased set {r['biased']:.2%}, "
               f"after the control set {r['control']:.2%}")
     chance = float(torch.bincount(shape[s.split.test]).max()) / len(s.split.test)
-    s.figures["bias"] = plots.later(plots.bias_bars, out["encoders"], chance)
-    return out
+    return out, {"bias": plots.later(plots.bias_bars, out["encoders"], chance)}
 
 
 def table(r: dict[str, Any], encoders: list[str]) -> str:
-    from sslab.report import pct, table as html_table
-
     rows = [[n, pct(r["encoders"][n]["control"]), pct(r["encoders"][n]["biased"]),
              f"{(r['encoders'][n]['control'] - r['encoders'][n]['biased']) * 100:+.1f}"] for n in encoders]
     bands = ", ".join(_("{shape} at posX {lo}–{hi}").format(shape=shape, lo=lo, hi=hi)

@@ -13,6 +13,8 @@ import torch
 from sslab import analysis, plots
 from sslab.probes import LinearProbe
 from sslab.i18n import N_, _
+from sslab.html import pct, table as html_table
+from sslab.analyses.base import Context, Figures
 
 QUESTION = N_("What do the encoders keep?")
 ORDER = 10
@@ -33,7 +35,7 @@ FIGURES = {"factor_profile": N_("First panel: test accuracy of a linear probe re
                              "cosine distance) as far as changing every factor does.")}
 
 
-def run(s, cfg: Config) -> dict[str, Any]:
+def run(s: Context, cfg: Config) -> tuple[dict[str, Any], Figures]:
     f = s.images.factors
     varying = [k for k, size in enumerate(f.sizes) if size > 1]
     names = [f.names[k] for k in varying]
@@ -50,7 +52,7 @@ def run(s, cfg: Config) -> dict[str, Any]:
         pairs += [a, b]
     x_pairs = f.render(f.values_of(torch.cat(pairs)))
     accuracy, invariance, collapsed = {}, {}, []
-    for name in s.h:
+    for name in s.encoders:
         h = s.features(name, torch.cat([fit_idx, test]))
         h_fit, h_test = h[: len(fit_idx)], h[len(fit_idx):]
         hp = s.encode(name, x_pairs).view(len(names) + 1, 2, cfg.pairs, -1)  # (factor or all, a/b, pair, D)
@@ -63,17 +65,15 @@ def run(s, cfg: Config) -> dict[str, Any]:
             collapsed.append(name)
         s.log(f"  {name}: read-out " + "  ".join(f"{lat} {accuracy[name][lat]:.0%}" for lat in names)
               + " | invariance " + "  ".join(f"{lat} {invariance[name][lat]:.2f}" for lat in names))
-    encoders = list(s.h)
-    s.figures["factor_profile"] = plots.later(plots.factor_profile, 
-        encoders, names, [[accuracy[n][lat] for lat in names] for n in encoders], [chance[lat] for lat in names],
-        [[invariance[n][lat] for lat in names] for n in encoders])
+    encoders = list(s.encoders)
+    profile = plots.later(plots.factor_profile, encoders, names, [[accuracy[n][lat] for lat in names] for n in encoders],
+                          [chance[lat] for lat in names], [[invariance[n][lat] for lat in names] for n in encoders])
     return {"factors": names, "bins": cfg.bins, "chance": chance, "n_fit": len(fit_idx), "max_iter": cfg.max_iter,
-            "n_pairs": cfg.pairs, "accuracy": accuracy, "invariance": invariance, "collapsed": collapsed}
+            "n_pairs": cfg.pairs, "accuracy": accuracy, "invariance": invariance,
+            "collapsed": collapsed}, {"factor_profile": profile}
 
 
 def table(r: dict[str, Any], encoders: list[str]) -> str:
-    from sslab.report import pct, table as html_table
-
     rows = [[n] + [f"{pct(r['accuracy'][n][k])} / {_inv(r['invariance'][n][k])}" for k in r["factors"]]
             for n in encoders]
     note = "<p>" + html.escape(_(

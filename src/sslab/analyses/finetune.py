@@ -11,6 +11,8 @@ from typing import Any
 from sslab import plots
 from sslab.finetune import FinetuneConfig
 from sslab.i18n import N_, _
+from sslab.html import pct, table as html_table
+from sslab.analyses.base import Context, Figures
 
 QUESTION = N_("How many labels do they need?")
 ORDER = 35
@@ -32,11 +34,11 @@ FIGURES = {
 }
 
 
-def run(s, cfg: Config) -> dict[str, Any]:
+def run(s: Context, cfg: Config) -> tuple[dict[str, Any], Figures]:
     split = s.split
     out: dict[str, Any] = {"n_labelled": len(split.labelled), "epochs": cfg.epochs, "lr": cfg.lr,
                            "batch_size": cfg.batch_size, "encoders": {}}
-    for name in s.h:
+    for name in s.encoders:
         reads = {name: None} | ({f"{name} ({v})": v for v in s.methods[name].variants()} if cfg.variants else {})
         for label, variant in reads.items():
             r = s.results[name] if variant is None else s.results[name]["variants"][variant]
@@ -44,15 +46,12 @@ def run(s, cfg: Config) -> dict[str, Any]:
             out["encoders"][label] = {"frozen": r["test_accuracy"], "finetuned": acc,
                                       "frozen_val": r["val_accuracy"], "finetuned_val": val}
             s.log(f"  {label}: frozen probe {r['test_accuracy']:.1%}, fine-tuned {acc:.1%}")
-    s.figures["finetune"] = plots.later(plots.grouped_bars, 
-        {n: {N_("frozen linear probe"): r["frozen"], N_("fine-tuned"): r["finetuned"]}
-         for n, r in out["encoders"].items()}, s.chance, N_("test accuracy"))
-    return out
+    bars = plots.later(plots.grouped_bars, {n: {N_("frozen linear probe"): r["frozen"], N_("fine-tuned"): r["finetuned"]}
+                                            for n, r in out["encoders"].items()}, s.chance, N_("test accuracy"))
+    return out, {"finetune": bars}
 
 
 def table(r: dict[str, Any], encoders: list[str]) -> str:
-    from sslab.report import pct, table as html_table
-
     head = "<p>" + _("Each encoder fine-tuned with a new linear head on the {n} labelled training images ({epochs} "
                      "epochs, AdamW lr {lr}, batch {batch}, no augmentation).").format(
         n=r["n_labelled"], epochs=r["epochs"], lr=f"{r['lr']:g}", batch=r["batch_size"]) + "</p>"

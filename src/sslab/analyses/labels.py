@@ -10,6 +10,8 @@ from sslab import plots
 from sslab.data import splits
 from sslab.probes import label_curve
 from sslab.i18n import N_, _
+from sslab.html import pct, table as html_table
+from sslab.analyses.base import Context, Figures
 
 QUESTION = N_("How many labels do they need?")
 AXES = {"label_fraction": N_("fraction of labelled training images"),
@@ -38,7 +40,7 @@ FIGURES = {
 }
 
 
-def run(s, cfg: Config) -> dict[str, Any]:
+def run(s: Context, cfg: Config) -> tuple[dict[str, Any], Figures]:
     labelled, test = s.split.labelled, s.split.test
     y_lab, y_test = s.split.y[labelled], s.split.y[test]
     subsets = {  # a curve with no points (e.g. fractions = ()) is left out
@@ -50,7 +52,7 @@ def run(s, cfg: Config) -> dict[str, Any]:
     out: dict[str, Any] = {"retrained": retrained}
     for kind, subs in subsets.items():
         out[kind] = {}
-        for name in s.h:
+        for name in s.encoders:
             # Every labelled image: the main probe already has that point (it is the slowest probe on pixels).
             known = {k: s.results[name]["test_accuracy"] for k, p in subs.items() if len(p) == len(labelled)}
             rest = {k: p for k, p in subs.items() if k not in known}
@@ -65,16 +67,13 @@ def run(s, cfg: Config) -> dict[str, Any]:
             out[kind][name] = {k: known[k] for k in subs}
             s.log("  " + _("{name}, test accuracy by {axis}: {points}").format(
                 name=name, axis=_(AXES[kind]), points=", ".join(f"{k:g} ({len(subs[k])}) {known[k]:.0%}" for k in subs)))
-    for kind, axis in AXES.items():
-        if kind in out:
-            s.figures[kind] = plots.later(plots.curves, out[kind], axis, s.chance, tuple(retrained))
+    figures = {kind: plots.later(plots.curves, out[kind], axis, s.chance, tuple(retrained))
+               for kind, axis in AXES.items() if kind in out}
     out["sizes"] = {kind: {k: len(p) for k, p in subs.items()} for kind, subs in subsets.items()}
-    return out
+    return out, figures
 
 
 def table(r: dict[str, Any], encoders: list[str]) -> dict[str, str]:
-    from sslab.report import pct, table as html_table
-
     out = {}
     for kind, label in (("label_fraction", _("fraction of labels")), ("images_per_class", _("labels per class"))):
         if kind not in r["sizes"]:

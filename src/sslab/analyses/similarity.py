@@ -7,6 +7,7 @@ from typing import Any
 
 from sslab import analysis, plots
 from sslab.i18n import N_
+from sslab.analyses.base import Context, Figures
 
 QUESTION = N_("What do the encoders keep?")
 ORDER = 20
@@ -31,7 +32,7 @@ FIGURES = {
 }
 
 
-def run(s, cfg: Config) -> dict[str, Any]:
+def run(s: Context, cfg: Config) -> tuple[dict[str, Any], Figures]:
     test = s.split.test
     keys = s.sort_keys()  # {name: ((N,) labels of every image, level names)}: each factor, then the class
     if len(keys) > 1:
@@ -40,7 +41,7 @@ def run(s, cfg: Config) -> dict[str, Any]:
     samples = {k: test[analysis.sorted_sample(labels[test], cfg.rsm_images, s.cfg.seed)]
                for k, (labels, _) in keys.items()}
     grid, hists, summary = {}, {}, {}
-    for name in s.h:
+    for name in s.encoders:
         # float16 is plenty for a picture of similarities in [-1, 1], and halves the figure data on disk
         grid[name] = {k: (analysis.rsm(s.features(name, idx), size=cfg.rsm_pixels).half().numpy(),
                           keys[k][0][idx].numpy()) for k, idx in samples.items()}
@@ -49,11 +50,12 @@ def run(s, cfg: Config) -> dict[str, Any]:
         centres = (edges[1:] + edges[:-1]) / 2  # mean and spread from the 100 bins: within 0.01 of exact
         mean = float((counts * centres).sum() / counts.sum())
         summary[name] = {"mean": mean, "std": float(((counts * (centres - mean) ** 2).sum() / counts.sum()).sqrt())}
-    names = list(s.h)
+    names = list(s.encoders)
     cka = analysis.cka_matrix({k: s.features(k, test) for k in names})
-    s.figures["rsm"] = plots.later(plots.rsm_grid, grid, {k: list(v[1]) for k, v in keys.items()})
-    s.figures["rsm_histograms"] = plots.later(plots.rsm_histograms, hists)
-    s.figures["cka"] = plots.later(plots.matrix, cka.numpy(), names, names, N_("Linear CKA between encoders (test images)"),
+    figures = {}
+    figures["rsm"] = plots.later(plots.rsm_grid, grid, {k: list(v[1]) for k, v in keys.items()})
+    figures["rsm_histograms"] = plots.later(plots.rsm_histograms, hists)
+    figures["cka"] = plots.later(plots.matrix, cka.numpy(), names, names, N_("Linear CKA between encoders (test images)"),
                                     N_("linear CKA"), 0, 1)
     return {"sorted_by": list(keys), "n_images": cfg.rsm_images, "rsm_values": summary,
-            "cka": {"encoders": names, "matrix": cka.tolist()}}
+            "cka": {"encoders": names, "matrix": cka.tolist()}}, figures

@@ -13,6 +13,8 @@ from sslab import plots
 from sslab.finetune import FinetuneConfig
 from sslab.probes import KNNProbe
 from sslab.i18n import N_, _
+from sslab.html import pct, table as html_table
+from sslab.analyses.base import Context, Figures
 
 QUESTION = N_("Do the features transfer to classes held out from training?")
 ORDER = 40
@@ -36,14 +38,14 @@ FIGURES = {
 }
 
 
-def run(s, cfg: Config) -> dict[str, Any]:
+def run(s: Context, cfg: Config) -> tuple[dict[str, Any], Figures]:
     t = s.split.transfer
     y_fit, y_test = t.y[t.train], t.y[t.test]
     names = [s.images.class_names[c] for c in t.classes]
     out: dict[str, Any] = {"classes": names, "n_train": len(t.train), "n_test": len(t.test),
                            "chance": float(torch.bincount(y_test).max()) / len(y_test), "encoders": {}}
     confusions, tuned = {}, {}
-    for name in s.h:
+    for name in s.encoders:
         h_fit, h_test = s.features(name, t.train), s.features(name, t.test)
         probe = s.new_probe().fit(h_fit, y_fit)
         r = out["encoders"][name] = {"linear": probe.score(h_test, y_test),
@@ -54,20 +56,19 @@ def run(s, cfg: Config) -> dict[str, Any]:
         s.log(f"  {name}: held-out classes, linear {r['linear']:.1%}, kNN {r['knn']:.1%}"
               + (f", fine-tuned {r['finetuned']:.1%}" if cfg.finetune else ""))
     bars = {N_("linear probe"): "linear", "kNN": "knn"} | ({N_("fine-tuned"): "finetuned"} if cfg.finetune else {})
-    s.figures["transfer"] = plots.later(plots.grouped_bars, {n: {label: r[key] for label, key in bars.items()}
+    figures = {}
+    figures["transfer"] = plots.later(plots.grouped_bars, {n: {label: r[key] for label, key in bars.items()}
                                                 for n, r in out["encoders"].items()},
                                                out["chance"], N_("held-out test accuracy"))
-    s.figures["transfer_confusion"] = plots.later(plots.confusions, confusions, names)
+    figures["transfer_confusion"] = plots.later(plots.confusions, confusions, names)
     out["confusion"] = {k: v.tolist() for k, v in confusions.items()}
     if tuned:
-        s.figures["transfer_confusion_finetuned"] = plots.later(plots.confusions, tuned, names)
+        figures["transfer_confusion_finetuned"] = plots.later(plots.confusions, tuned, names)
         out["confusion_finetuned"] = {k: v.tolist() for k, v in tuned.items()}
-    return out
+    return out, figures
 
 
 def table(r: dict[str, Any], encoders: list[str]) -> str:
-    from sslab.report import pct, table as html_table
-
     head = "<p>" + _("Held-out classes: {classes}; probes fit on {n_train} labelled training images of them, tested "
                      "on their {n_test} test images (majority-class rate {chance}).").format(
         classes=", ".join(r["classes"]), n_train=r["n_train"], n_test=r["n_test"], chance=pct(r["chance"])) + "</p>"

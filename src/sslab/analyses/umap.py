@@ -10,6 +10,7 @@ from sslab import analysis, plots
 from sslab.data import splits
 from sslab.errors import SslabError
 from sslab.i18n import N_
+from sslab.analyses.base import Context, Figures
 
 QUESTION = N_("What do the encoders keep?")
 ORDER = 60
@@ -43,16 +44,16 @@ def validate(cfg: Config, images) -> None:
                          + (f"factors: {', '.join(factors)}" if factors else "the data has no latent factors"))
 
 
-def run(s, cfg: Config) -> dict[str, Any]:
+def run(s: Context, cfg: Config) -> tuple[dict[str, Any], Figures]:
     keys = s.sort_keys()
     colour = cfg.colour or "class"
     labels, names = keys[colour]
     test = s.split.test
     pos = splits.per_class(labels[test], cfg.per_class, s.cfg.seed)
     coords = {}
-    for name in s.h:
+    for name in s.encoders:
         t0 = time.perf_counter()
         coords[name] = analysis.umap_2d(s.features(name, test[pos]), s.cfg.seed).numpy()
         s.log(f"  {name}: UMAP of {len(pos)} test images ({time.perf_counter() - t0:.0f} s)")
-    s.figures["umap"] = plots.later(plots.scatter_grid, coords, labels[test[pos]].numpy(), list(names), colour)
-    return {"colour": colour, "n_images": len(pos)}
+    scatter = plots.later(plots.scatter_grid, coords, labels[test[pos]].numpy(), list(names), colour)
+    return {"colour": colour, "n_images": len(pos)}, {"umap": scatter}

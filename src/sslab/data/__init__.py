@@ -20,8 +20,6 @@ import math
 import os
 import pkgutil
 import shutil
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -29,42 +27,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sslab.data.images import SPLIT_NAMES, Factors, Images
+from sslab.data import files
+from sslab.data.images import SPLIT_NAMES, Factors, Images, Part, Source
 from sslab.errors import SslabError
 
 __all__ = ["Images", "Factors", "Part", "Source", "load", "prepare", "from_arrays", "REGISTRY", "FORMATS"]
-
-
-@dataclass
-class Part:
-    """One of a dataset's own splits, before its pixels are read.
-
-    n: images in the split; y: (n,) int64 labels 0..k-1, or None for an unlabelled split;
-    values: (n, K) float64 latent factor values, for generated data;
-    read(positions): sorted int64 positions -> consecutive uint8 (k, C, H, W) chunks of those images,
-    in order (a generator, so a file is streamed once and never held whole).
-    """
-
-    n: int
-    read: Callable[[np.ndarray], Iterator[np.ndarray]]
-    y: np.ndarray | None = None
-    values: np.ndarray | None = None
-
-
-@dataclass
-class Source:
-    """What a format module's source() returns: everything but the pixels.
-
-    parts: split name ("train", "val", "test", "unlabeled") -> Part; a file with no splits of its
-    own has a single part named "all". factors: builds the latent factors from the kept images'
-    values (generated data only).
-    """
-
-    shape: tuple[int, int, int]
-    class_names: tuple[str, ...]
-    parts: dict[str, Part]
-    factors: Callable[[torch.Tensor], Factors] | None = None
-    notes: list[str] = field(default_factory=list)  # what the loader chose (conversions, resizing), for the log
 
 
 def _formats() -> dict[str, ModuleType]:
@@ -83,6 +50,8 @@ def detect(path: str | Path) -> str:
     path = Path(path)
     if not path.exists():
         raise SslabError(f"data not found: {path}")
+    if path.is_file() and path.suffix == ".npz":
+        files.Npz(path)  # an npz that cannot be opened is damaged: say how, rather than "not a dataset"
     for name, module in REGISTRY.items():
         if module.detect(path):
             return name

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sslab.data.images import SPLIT_NAMES, Images
+from sslab.data.images import MAX_CLASSES, SPLIT_NAMES, Images
 from sslab.errors import SslabError
 
 DESCRIPTION = "arrays in memory, through the Python API: sslab.data.from_arrays(x, y)"
@@ -57,6 +57,9 @@ def from_arrays(x, y=None, class_names=None, splits=None) -> Images:
         labels = torch.as_tensor(np.asarray(y)).reshape(-1).to(torch.int64)
         if len(labels) != n:
             raise SslabError(f"{n} images but {len(labels)} labels")
+    if n and labels.max() >= MAX_CLASSES:
+        raise SslabError(f"label {int(labels.max())} is not a class index (labels must be 0..k-1, k at most "
+                         f"{MAX_CLASSES:,}, or -1 for unlabelled)")
     k = len(class_names) if class_names is not None else int(labels.max()) + 1 if n and labels.max() >= 0 else 0
     if n and (labels.min() < -1 or labels.max() >= k):
         raise SslabError(f"labels must lie in 0..{k - 1} (or -1 for unlabelled), got {int(labels.min())}..{int(labels.max())}")

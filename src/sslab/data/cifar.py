@@ -113,7 +113,7 @@ def source(path: Path, image_size: int | None = None):
 
 
 def _source_folder(folder: Path, layout: Layout):
-    from sslab.data import Part, Source
+    from sslab.data.images import Part, Source
 
     parts = {}
     for split, names in layout.batches.items():
@@ -139,7 +139,7 @@ def _source_folder(folder: Path, layout: Layout):
 
 def _source_tar(path: Path, layout: Layout):
     """From the archive itself: one pass now for the labels, class names and the batches' order."""
-    from sslab.data import Part, Source
+    from sslab.data.images import Part, Source
 
     split_of = {name: split for split, names in layout.batches.items() for name in names}
     found: dict[str, list[tuple[str, int, np.ndarray]]] = {split: [] for split in layout.batches}

@@ -186,7 +186,7 @@ def detect(path: Path) -> bool:
 def source(path: Path, image_size: int | None = None):
     """A dSprites npz (DeepMind layout): `imgs` (N, 64, 64) 0/1 and `latents_values` (N, 5), or only
     `latents_classes` (N, 5) of the full grid. Never unpickles: `metadata` is ignored."""
-    from sslab.data import Part, Source
+    from sslab.data.images import Part, Source
     from sslab.data.files import Npz
 
     f = Npz(path)
@@ -194,6 +194,9 @@ def source(path: Path, image_size: int | None = None):
     if len(shape) != 3 or shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or f.dtype("imgs") != np.uint8:
         raise SslabError(f"{path}: imgs must be uint8 (N, 64, 64), got {f.dtype('imgs')} {shape}")
     n = shape[0]
+    for key in ("latents_values", "latents_classes"):
+        if key in f.files and f.shape(key) != (n, 5):
+            raise SslabError(f"{path}: {key} must be (N, 5) with N={n}, got {f.shape(key)}")
     if "latents_values" in f.files:
         values = f.array("latents_values")
         if values.shape != (n, 5) or not np.issubdtype(values.dtype, np.floating):

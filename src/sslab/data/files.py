@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import math
 import tarfile
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -146,19 +147,26 @@ def _gzip_size(path: Path, expected: int) -> int:
 
 class Npz:
     """An .npz opened without unpickling: its keys, each array's shape and dtype from the .npy header,
-    small arrays read whole and image arrays streamed (`records`)."""
+    small arrays read whole and image arrays streamed (`records`).
+
+    Every header is checked against the bytes its member holds before anything is read or allocated, so a
+    header announcing 2**40 rows over a few bytes is an error, not an allocation."""
 
     def __init__(self, path: Path):
         self.path = path
+        self.headers: dict[str, tuple[tuple[int, ...], bool, np.dtype]] = {}
         try:
             self.zip = zipfile.ZipFile(path)
-            self.headers = {}
-            for name in self.zip.namelist():
-                if name.endswith(".npy"):
-                    with self.zip.open(name) as f:
-                        self.headers[name[:-4]] = _npy_header(f)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-            raise SslabError(f"{path}: cannot read as npz ({e})") from None
+            for info in self.zip.infolist():
+                if info.filename.endswith(".npy"):
+                    with self.zip.open(info) as f:
+                        header = _npy_header(f)
+                        _check_member(path, info, header, f.tell())
+                    self.headers[info.filename[:-4]] = header
+        except SslabError:
+            raise
+        except DAMAGED as e:
+            raise SslabError(f"{path}: cannot read as npz ({why(e)})") from None
 
     @property
     def files(self) -> list[str]:
@@ -175,8 +183,8 @@ class Npz:
         try:
             with self.zip.open(f"{key}.npy") as f:
                 return np.lib.format.read_array(f, allow_pickle=False)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-            raise SslabError(f"{self.path}: cannot read array {key!r} ({e})") from None
+        except DAMAGED as e:
+            raise SslabError(f"{self.path}: cannot read array {key!r} ({why(e)})") from None
 
     def records(self, key: str, positions: np.ndarray) -> Iterator[np.ndarray]:
         """Stream the images (first axis) of a uint8 C-order array, yielding the ones at positions."""
@@ -188,8 +196,8 @@ class Npz:
             with self.zip.open(f"{key}.npy") as f:
                 _npy_header(f)
                 yield from chunks(f.read, shape[0], positions, shape[1:])
-        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
-            raise SslabError(f"{self.path}: {key} is truncated or corrupt ({e})") from None
+        except DAMAGED as e:
+            raise SslabError(f"{self.path}: {key} is truncated or corrupt ({why(e)})") from None
 
 
 def _npy_header(f: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
@@ -197,6 +205,31 @@ def _npy_header(f: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
     read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
     shape, fortran, dtype = read(f)
     return tuple(shape), fortran, dtype
+
+
+def _check_member(path: Path, info: zipfile.ZipInfo, header: tuple, header_bytes: int) -> None:
+    """A .npy member's header must describe exactly the bytes the member holds (no pickled objects)."""
+    shape, _fortran, dtype = header
+    if dtype.hasobject:
+        raise SslabError(f"{path}: {info.filename} holds Python objects, which sslab never unpickles")
+    if any(s < 0 for s in shape):
+        raise SslabError(f"{path}: {info.filename} has a negative dimension {shape}")
+    announced = header_bytes + math.prod(shape) * dtype.itemsize
+    if announced != info.file_size:
+        raise SslabError(f"{path}: {info.filename} announces {shape} {dtype} ({announced:,} bytes) but holds "
+                         f"{info.file_size:,} bytes: damaged")
+
+
+# What a damaged file makes the standard library's and numpy's readers raise.
+DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError,
+           RuntimeError, UnicodeDecodeError, OverflowError, SyntaxError, tokenize.TokenError, tarfile.TarError,
+           gzip.BadGzipFile)
+
+
+def why(e: BaseException) -> str:
+    """An exception's message on one line."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) < 200 else text[:197] + "..."
 
 
 def tar_members(path: Path, names: Iterable[str]) -> Iterator[tuple[str, int, IO[bytes]]]:

@@ -59,7 +59,7 @@ def detect(path: Path) -> bool:
 
 def source(path: Path, image_size: int | None = None):
     """Parts from the split folders (or one "all"), each image's size and mode read from its header."""
-    from sslab.data import Part, Source
+    from sslab.data.images import Part, Source
 
     listing, notes = _list(path)
     class_names = tuple(sorted({c for entries in listing.values() for _, c in entries if c is not None}))

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 
 from sslab.errors import SslabError
 
 SPLIT_NAMES = ("train", "val", "test", "unlabeled")  # the dataset splits sslab knows, in this order
+MAX_CLASSES = 100_000  # more than any image dataset has: a larger label is damage, not a class index
+
+
+def class_count(labels: list[np.ndarray], origin: str) -> int:
+    """The number of classes integer labels 0..k-1 imply (k = the largest + 1), checked before anything is
+    sized by it: a negative label, or one of MAX_CLASSES or more, is one clear error."""
+    present = [y for y in labels if y is not None and len(y)]
+    if not present:
+        return 0
+    low, high = min(int(y.min()) for y in present), max(int(y.max()) for y in present)
+    if low < 0 or high >= MAX_CLASSES:
+        bad = low if low < 0 else high
+        raise SslabError(f"{origin}: label {bad} is not a class index (labels must be 0..k-1, k at most "
+                         f"{MAX_CLASSES:,})")
+    return high + 1
 
 
 @dataclass(frozen=True)
@@ -143,3 +159,35 @@ class Images:
             raise SslabError(f"the data has no latent factors, so {factor!r} cannot be the target")
         names = self.factors.level_names[self.factors.index(factor)]
         return replace(self, y=self.factors.classes(factor), class_names=names)
+
+
+@dataclass
+class Part:
+    """One of a dataset's own splits, before its pixels are read.
+
+    n: images in the split; y: (n,) int64 labels 0..k-1, or None for an unlabelled split;
+    values: (n, K) float64 latent factor values, for generated data;
+    read(positions): sorted int64 positions -> consecutive uint8 (k, C, H, W) chunks of those images,
+    in order (a generator, so a file is streamed once and never held whole).
+    """
+
+    n: int
+    read: Callable[[np.ndarray], Iterator[np.ndarray]]
+    y: np.ndarray | None = None
+    values: np.ndarray | None = None
+
+
+@dataclass
+class Source:
+    """What a format module's source() returns: everything but the pixels.
+
+    parts: split name ("train", "val", "test", "unlabeled") -> Part; a file with no splits of its
+    own has a single part named "all". factors: builds the latent factors from the kept images'
+    values (generated data only).
+    """
+
+    shape: tuple[int, int, int]
+    class_names: tuple[str, ...]
+    parts: dict[str, Part]
+    factors: Callable[[torch.Tensor], Factors] | None = None
+    notes: list[str] = field(default_factory=list)  # what the loader chose (conversions, resizing), for the log

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sslab.data.images import class_count
 from sslab.errors import SslabError
 
 DESCRIPTION = "MedMNIST npz (train_images, train_labels, val_..., test_...)"
@@ -72,7 +73,7 @@ def subset_name(path: Path) -> str:
 
 def source(path: Path, image_size: int | None = None):
     """Parts train/val/test of a MedMNIST npz; images are streamed from the zip when read."""
-    from sslab.data import Part, Source
+    from sslab.data.images import Part, Source
     from sslab.data.files import Npz
 
     f = Npz(path)
@@ -88,6 +89,9 @@ def source(path: Path, image_size: int | None = None):
         if f.dtype(key) != np.uint8 or not (grey or rgb):
             raise SslabError(f"{path}: {key} must be uint8 (N, H, W) or (N, H, W, 3), got {f.dtype(key)} {shape} "
                              "(3D MedMNIST volumes are not read)")
+        label_shape = f.shape(f"{split}_labels")
+        if not label_shape or label_shape[0] != shape[0]:
+            raise SslabError(f"{path}: {split}_images holds {shape[0]:,} images but {split}_labels is {label_shape}")
         shapes[split] = shape
         labels[split] = _labels(path, f.array(f"{split}_labels"), split)
     if len({s[1:] for s in shapes.values()}) > 1:
@@ -96,7 +100,7 @@ def source(path: Path, image_size: int | None = None):
     first = next(iter(shapes.values()))
     channels, side = (3 if len(first) == 4 else 1), first[1:3]
 
-    n_classes = max((int(y.max()) + 1 for y in labels.values() if len(y)), default=0)
+    n_classes = class_count(list(labels.values()), str(path))
     names = CLASS_NAMES.get(subset_name(path), tuple(str(i) for i in range(n_classes)))
 
     def reader(key: str):

@@ -85,7 +85,7 @@ def source(path: Path, image_size: int | None = None):
 
 def _source_idx(folder: Path):
     """Parts train/test from the IDX files in folder: headers and labels read now, pixels streamed later."""
-    from sslab.data import Part, Source
+    from sslab.data.images import Part, Source
 
     parts, shape = {}, None
     for split in ("train", "test"):
@@ -146,7 +146,7 @@ def _read_labels(file: Path) -> np.ndarray:
 
 def _source_npz(path: Path):
     """Keras' mnist.npz: x_train (N, H, W) uint8 and y_train (N,), x_test and y_test."""
-    from sslab.data import Part, Source
+    from sslab.data.images import Part, Source
 
     f = files.Npz(path)
     parts, shape = {}, None
@@ -161,6 +161,8 @@ def _source_npz(path: Path):
         if shape not in (None, (1, *x_shape[1:])):
             raise SslabError(f"{path}: x_train images are {shape[1:]} but x_test images {x_shape[1:]}")
         shape = (1, *x_shape[1:])
+        if f.shape(f"y_{split}")[:1] != x_shape[:1]:
+            raise SslabError(f"{path}: x_{split} holds {x_shape[0]:,} images but y_{split} is {f.shape(f'y_{split}')}")
         y = f.array(f"y_{split}")
         if not np.issubdtype(y.dtype, np.integer) or y.ndim > 2 or y.size != len(y):
             raise SslabError(f"{path}: y_{split} must be integer (N,), got {y.dtype} {y.shape}")

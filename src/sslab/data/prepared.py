@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sslab.data import Part, Source
-from sslab.data.images import SPLIT_NAMES, Images
+from sslab.data.files import DAMAGED, why
+from sslab.data.images import SPLIT_NAMES, Images, Part, Source
 from sslab.errors import SslabError
 
 DESCRIPTION = "a folder from `sslab prepare` (images.npy, labels.npy, sslab.json)"
@@ -30,17 +30,30 @@ def detect(path: Path) -> bool:
 
 
 def _arrays(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], dict]:
+    """The folder's arrays (images memory-mapped) and metadata, every one checked against the others."""
     try:
         meta = json.loads((path / META).read_text())
         x = np.load(path / "images.npy", mmap_mode="r", allow_pickle=False)
         y = np.load(path / "labels.npy", allow_pickle=False)
         splits = {s: np.load(path / f"split-{s}.npy", allow_pickle=False) for s in SPLIT_NAMES
                   if (path / f"split-{s}.npy").is_file()}
-    except (OSError, ValueError, json.JSONDecodeError) as e:
-        raise SslabError(f"{path}: a damaged prepared folder ({e}); prepare it again") from None
+    except DAMAGED as e:
+        raise SslabError(f"{path}: a damaged prepared folder ({why(e)}); prepare it again") from None
+    names = meta.get("class_names") if isinstance(meta, dict) else None
+    if not isinstance(names, list) or not all(isinstance(c, str) for c in names) or \
+            not isinstance(meta.get("format", ""), str):
+        raise SslabError(f"{path}: {META} must hold class_names (a list of names) and the format's name; "
+                         f"prepare it again")
     if x.dtype != np.uint8 or x.ndim != 4 or y.shape != (len(x),) or y.dtype != np.int64:
         raise SslabError(f"{path}: images.npy must be uint8 (N, C, H, W) and labels.npy int64 (N,), got "
                          f"{x.dtype} {x.shape} and {y.dtype} {y.shape}")
+    if len(y) and (y.min() < -1 or y.max() >= len(names)):
+        raise SslabError(f"{path}: labels.npy holds {int(y.min())}..{int(y.max())}, but there are {len(names)} "
+                         f"classes (-1: unlabelled)")
+    for split, idx in splits.items():
+        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer) or \
+                (len(idx) and (idx.min() < 0 or idx.max() >= len(x))):
+            raise SslabError(f"{path}: split-{split}.npy must hold positions 0..{len(x) - 1}")
     return x, y, splits, meta
 
 

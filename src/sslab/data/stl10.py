@@ -40,7 +40,7 @@ def detect(path: Path) -> bool:
 
 def source(path: Path, image_size: int | None = None):
     """Parts train/test/unlabeled: labels read now, pixels memory-mapped and transposed chunk by chunk."""
-    from sslab.data import Part, Source
+    from sslab.data.images import Part, Source
 
     folder = path if path.is_dir() else path.parent
     names_file = folder / "class_names.txt"

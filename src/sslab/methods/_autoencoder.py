@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from sslab.errors import SslabError
-from sslab.methods import Method, TrainConfig
-from sslab.methods._net import frozen_features
+from sslab.methods.base import Method, TrainConfig
+from sslab.methods.base import frozen_features
 
 
 @dataclass(frozen=True)

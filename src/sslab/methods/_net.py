@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from sslab import nets
 from sslab.errors import SslabError
-from sslab.methods import Method, TrainConfig
+from sslab.methods.base import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -26,18 +24,3 @@ class NetConfig(TrainConfig):
         super().__post_init__()
         if self.encoder not in nets.REGISTRY:
             raise SslabError(f"encoder {self.encoder!r} is unknown; encoders: {', '.join(nets.REGISTRY)}")
-
-
-def frozen_features(method: Method, x: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) float -> (B, D): `method.encoder(x)`, or the output of the layer `method.cfg.layer`.
-
-    A layer inside the encoder needs only the encoder's pass; any other (a projection head, a
-    classifier) is reached through `method(x)`, the method's whole forward pass.
-    """
-    layer = method.cfg.layer
-    if not layer:
-        return method.encoder(x)
-    in_encoder = layer == "encoder" or layer.startswith("encoder.")
-    with nets.layer_features(method, layer) as out:
-        method.encoder(x) if in_encoder else method(x)
-    return out.h

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from sslab.methods import register
+from sslab.methods.base import register
 from sslab.methods._autoencoder import AEConfig, Autoencoder
 
 

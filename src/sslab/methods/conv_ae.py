@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from sslab import nets
-from sslab.methods import register
+from sslab.methods.base import register
 from sslab.methods._autoencoder import AETraining, Autoencoder
 from sslab.methods._net import NetConfig
 from sslab.nets.decoders import ConvDecoder

@@ -33,8 +33,9 @@ from torch import nn
 from sslab import distributed, nets, views
 from sslab.errors import SslabError
 from sslab.losses import dino_loss
-from sslab.methods import Method, register
-from sslab.methods._net import NetConfig, frozen_features
+from sslab.methods.base import Method, register
+from sslab.methods._net import NetConfig
+from sslab.methods.base import frozen_features
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sslab.methods import register
+from sslab.methods.base import register
 from sslab.methods._autoencoder import AEConfig, Autoencoder
 
 

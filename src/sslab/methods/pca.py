@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from sslab.errors import SslabError
-from sslab.methods import TrainConfig, register
+from sslab.methods.base import TrainConfig, register
 from sslab.methods._autoencoder import Autoencoder
 from sslab.views.ops import to_float
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from sslab import nets
 from sslab.errors import SslabError
-from sslab.methods import Method, register
+from sslab.methods.base import Method, register
 from sslab.methods._net import NetConfig
 
 

@@ -10,7 +10,7 @@ import torch
 
 from sslab import nets
 from sslab.views.ops import to_float
-from sslab.methods import Method, register
+from sslab.methods.base import Method, register
 from sslab.methods._net import NetConfig
 
 

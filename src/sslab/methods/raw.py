@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from sslab.methods import Method, register
+from sslab.methods.base import Method, register
 
 
 @register

@@ -21,7 +21,7 @@ from sslab import nets, views
 from sslab.distributed import gather
 from sslab.errors import SslabError
 from sslab.losses import nt_xent, ranking
-from sslab.methods import Method, register
+from sslab.methods.base import Method, register
 from sslab.methods._net import NetConfig
 
 

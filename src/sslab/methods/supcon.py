@@ -14,7 +14,7 @@ import torch
 
 from sslab.distributed import gather
 from sslab.losses import supcon
-from sslab.methods import register
+from sslab.methods.base import register
 from sslab.methods.simclr import ContrastiveConfig, SimCLR
 
 

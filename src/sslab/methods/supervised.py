@@ -15,7 +15,7 @@ from torch import nn
 from sslab import nets, views
 from sslab.errors import SslabError
 from sslab.views.ops import to_float
-from sslab.methods import Method, register
+from sslab.methods.base import Method, register
 from sslab.methods._net import NetConfig
 
 

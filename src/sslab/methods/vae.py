@@ -18,7 +18,7 @@ from sslab import nets
 from sslab.errors import SslabError
 from sslab.views.ops import to_float
 from sslab.losses import vae_loss
-from sslab.methods import register
+from sslab.methods.base import register
 from sslab.methods._autoencoder import Autoencoder
 from sslab.methods._net import NetConfig
 from sslab.nets.decoders import DecoderCore

@@ -11,23 +11,16 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
 from torch import nn
 
 from sslab.errors import SslabError
+from sslab.nets.base import REGISTRY, Builder, register
 
-Builder = Callable[..., nn.Module]
-REGISTRY: dict[str, Builder] = {}
-
-
-def register(fn: Builder) -> Builder:
-    """Register an encoder builder under its function name; its docstring's first line describes it."""
-    REGISTRY[fn.__name__] = fn
-    return fn
-
+__all__ = ["REGISTRY", "Builder", "register", "build", "describe", "find_layer", "layer_features"]
 
 for _mod in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_mod.name}")

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from sslab.errors import SslabError
-from sslab.nets import register
+from sslab.nets.base import register
 
 
 def backbone_side(n: int) -> int:

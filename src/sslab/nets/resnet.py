@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from sslab.errors import SslabError
-from sslab.nets import register
+from sslab.nets.base import register
 
 STEMS = ("auto", "imagenet", "cifar")
 WIDTHS = (64, 128, 256, 512)

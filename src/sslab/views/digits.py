@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
-from sslab.views import Recipe, check_between, check_kernel, check_range, ops, register
+from sslab.views import ops
+from sslab.views.base import Recipe, check_between, check_kernel, check_range, register
 
 
 @register

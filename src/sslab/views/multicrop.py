@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from sslab.views import check_between, check_range, register
+from sslab.views.base import check_between, check_range, register
 from sslab.views.lab import LabViews
 
 

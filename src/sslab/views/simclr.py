@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sslab.views import register
+from sslab.views.base import register
 from sslab.views.lab import LabViews
 
 
