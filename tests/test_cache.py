@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from sslab import store
+from sslab.devices import resolve_precision
 from sslab.study import StudyConfig, run
 
 BASE = StudyConfig(n_images=600, encoders=("raw", "supervised", "vae"), epochs=1, analyses=("labels",),
@@ -39,8 +40,11 @@ def test_a_second_study_loads_its_encoders_from_the_cache(tmp_path):
     assert "Loaded finished from the cache" in (tmp_path / "second" / "report.html").read_text()
 
 
+OTHER_PRECISION = "bf16" if resolve_precision("auto", "cpu") == "fp32" else "fp32"  # not what "auto" resolves to
+
+
 @pytest.mark.parametrize("change", [{"seed": 1}, {"overrides": BASE.overrides + ("vae.lr=0.0031",)},
-                                    {"precision": "fp32"}, {"n_images": 700}])
+                                    {"precision": OTHER_PRECISION}, {"channels_last": False}, {"n_images": 700}])
 def test_what_changes_the_weights_changes_the_key(tmp_path, change):
     import dataclasses
 

@@ -194,7 +194,7 @@ REAL = {  # data -> (options, what must hold of results.json)
     "cifar10-jpeg": (["--n-images", "600"], dict(format="folder", views="simclr", encoder="convnet",
                                                  classes=["airplane", "automobile", "bird", "cat", "deer", "dog",
                                                           "frog", "horse", "ship", "truck"])),
-    "dsprites_subset.npz": (["--n-images", "600", "--analyses", "factors"], dict(format="dsprites", views="dsprites",
+    "dsprites_subset.npz": (["--n-images", "600", "--analyses", "factors,labels"], dict(format="dsprites", views="dsprites",
                                                                                  encoder="encoder_core")),
 }
 
@@ -262,6 +262,7 @@ def test_help_explains_options():
     for opt in ("--data", "--quick", "--methods", "--analyses", "--umap-colour", "--seed", "--split-seed", "--out",
                 "--epochs", "--set", "--protocol", "--n-images", "--encoder", "--views", "--print-config"):
         assert opt in r.stdout
+    assert "20% of labels per class, 30% of" in " ".join(r.stdout.split()) and "%%" not in r.stdout
 
 
 def test_python_api_own_module_probe_protocol_and_finetuning(tmp_path):
@@ -320,19 +321,24 @@ def _start(*args, cwd):
                             stderr=subprocess.PIPE, text=True)
 
 
-def test_an_interrupt_is_one_line_and_exit_130(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_is_one_line_and_exit_130(sig, tmp_path):
+    """Ctrl-C, or SIGTERM (a scheduler's stop), after the first epoch's checkpoint: one line naming the --resume
+    command, exit 130, the unfinished run folder kept."""
     p = _start("run", "--methods", "simclr", "--n-images", "2000", "--analyses", "none", "--out", "runs",
                "--name", "cut", cwd=tmp_path)
     seen = ""
-    for line in p.stderr:  # interrupt once the training has started
+    for line in p.stderr:  # interrupt once the first epoch (and its checkpoint) is done
         seen += line
-        if "training simclr" in line or "simclr: training" in line:
+        if "simclr epoch 1/" in line:
             break
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     out, err = p.communicate(timeout=120)
     lines = (seen + err).strip().splitlines()
     assert p.returncode == 130, seen + err
-    assert lines[-1].startswith("sslab: error: interrupted") and "Traceback" not in seen + err
+    assert lines[-1].startswith("sslab: error: interrupted; carry on with: sslab run --resume") and \
+        "Traceback" not in seen + err
+    assert any((tmp_path / "runs" / "cut.partial" / "checkpoints").glob("simclr.safetensors"))
 
 
 def test_two_runs_of_one_name_never_share_a_folder(tmp_path):

@@ -97,7 +97,7 @@ def test_sub_grid_reads_factors_from_true_values(tmp_path):
      "imgs must be uint8 (N, 64, 64)"),
     ({"imgs": np.zeros((4, 64, 64), np.float32), "latents_classes": np.zeros((4, 5), np.int64)}, "imgs must be uint8"),
     ({"imgs": np.zeros((4, 64, 64), np.uint8), "latents_classes": np.zeros((3, 5), np.int64)},
-     "latents_classes must be integer (N, 5)"),
+     "latents_classes must be (N, 5) with N=4, got (3, 5)"),
     ({"imgs": np.zeros((4, 64, 64), np.uint8), "latents_classes": np.full((4, 5), 99)}, "out of range"),
     ({"imgs": np.full((4, 64, 64), 7, np.uint8), "latents_classes": np.zeros((4, 5), np.int64)}, "must be binary"),
     ({"imgs": np.zeros((4, 64, 64), np.uint8), "latents_values": np.full((4, 5), 9.0)}, "latents_values out of range"),
@@ -117,6 +117,6 @@ def test_load_never_unpickles(tmp_path):
 def test_load_missing_and_non_npz(tmp_path):
     with pytest.raises(SslabError, match="not found"):
         data.load(tmp_path / "nope.npz")
-    (tmp_path / "text.npz").write_text("hello")
-    with pytest.raises(SslabError, match="not a dataset sslab reads"):
+    (tmp_path / "text.npz").write_text("hello")  # named .npz, not a zip: said so, not "not a dataset"
+    with pytest.raises(SslabError, match=r"text.npz: cannot read as npz \(File is not a zip file\)"):
         data.load(tmp_path / "text.npz")

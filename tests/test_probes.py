@@ -38,6 +38,33 @@ def test_probe_matches_scikit_learn_objective():
     assert np.allclose(ours.coef_.numpy().T - ours.coef_.numpy().T.mean(0), ref.coef_ - ref.coef_.mean(0), atol=2e-2)
 
 
+@pytest.mark.parametrize("n", [250, 900])  # fewer images than features (the N x N Gram), and more
+def test_wide_features_reach_the_same_optimum_in_their_whitened_row_space(n):
+    """Features wider than LinearProbe.WIDE (raw pixels) are solved as W = A Y: the same objective's optimum as
+    scikit-learn's float64 L-BFGS (n=250) and as the plain solve run to convergence (n=900, where scikit-learn
+    needs 40 s), in a small fraction of the plain solve's iterations."""
+    g = torch.Generator().manual_seed(0)
+    d, y = 560, torch.arange(n) % 3
+    basis = torch.randn(30, d, generator=g)  # correlated pixels: a few directions of very unequal scales
+    h = (torch.randn(n, 30, generator=g) * torch.logspace(0, -3, 30)) @ basis + 0.01 * torch.randn(n, d, generator=g)
+    h[:, :5] += y[:, None].float() * 0.05  # a weak signal in a few raw features
+    wide = LinearProbe(C=1.0).fit(h, y)
+    plain = LinearProbe(C=1.0)
+    plain.WIDE = 10**9
+    plain.fit(h, y)
+    assert wide.converged_ and plain.converged_ and wide.n_iter_ * 5 < plain.n_iter_
+    if n == 250:
+        x = StandardScaler().fit_transform(h.numpy().astype(np.float64))
+        ref = LogisticRegression(C=1.0, max_iter=5000, tol=1e-8).fit(x, y.numpy())
+        reference, predicted = ref.coef_, ref.predict(x)
+    else:
+        reference, predicted = plain.coef_.numpy().T, plain.predict(h).numpy()
+    assert (wide.predict(h).numpy() == predicted).mean() > 0.99
+    centred = lambda c: c - c.mean(0)  # noqa: E731 -- multinomial weights are defined up to a shift
+    ours, theirs = centred(wide.coef_.numpy().T.astype(np.float64)), centred(reference)
+    assert np.linalg.norm(ours - theirs) <= 0.01 * np.linalg.norm(theirs)
+
+
 def test_probe_keeps_label_values_and_accepts_numpy():
     h, y = blobs(n_classes=2)
     labels = np.where(y.numpy() == 0, 7, 11)

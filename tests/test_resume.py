@@ -3,6 +3,7 @@ the same weights, bit for bit, as one never interrupted; a non-finite loss stops
 and keeps the last good checkpoint."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -77,23 +78,55 @@ def test_non_finite_loss_stops_with_one_line_and_keeps_the_last_checkpoint(tmp_p
 
 
 def test_checkpoint_restores_weights_optimiser_and_generators(tmp_path):
+    """Stopped mid-run (after epoch 1 of 3) and resumed from a fresh model, optimiser and generator: the
+    optimiser's moments and the generator come back as the uninterrupted run had them after epoch 1, and the
+    final weights equal the uninterrupted run's. Restoring the weights alone would not do: the optimiser would
+    start from zero moments, and the next views and batches would be drawn from another generator state."""
     images = dsprites.generate(256)
 
-    def train(epochs: int, resume_from: Path | None = None) -> methods.Method:
+    def build(epochs: int = 3) -> methods.Method:
         torch.manual_seed(0)
-        m = methods.build("vae", images.shape, 3, {"epochs": epochs, "batch_size": 64})
-        fit(m, images.x, images.y, torch.Generator().manual_seed(0), "fp32",
-            loop=Loop(precision="fp32", checkpoint=resume_from))
-        return m
+        return methods.build("simclr", images.shape, 3, {"epochs": epochs, "batch_size": 64, "views": "dsprites"})
 
-    ckpt = tmp_path / "vae.safetensors"
-    torch.manual_seed(0)
-    half = methods.build("vae", images.shape, 3, {"epochs": 2, "batch_size": 64})
-    fit(half, images.x, images.y, torch.Generator().manual_seed(0), loop=Loop(precision="fp32", checkpoint=ckpt))
+    whole, gen, at_epoch_1 = build(), torch.Generator().manual_seed(0), tmp_path / "whole-epoch1.safetensors"
+    saved: dict = {}
+
+    def after_epoch(epoch, epochs, record):
+        if epoch == 1:  # the uninterrupted run as it stands after epoch 1
+            saved["generator"] = gen.get_state().clone()
+            shutil.copy(tmp_path / "whole.safetensors", at_epoch_1)
+
+    fit(whole, images.x, images.y, gen, progress=after_epoch,
+        loop=Loop(precision="fp32", checkpoint=tmp_path / "whole.safetensors"))
+
+    ckpt = tmp_path / "cut.safetensors"  # a run stopped after 6 of 12 steps: its last checkpoint is epoch 1's
+    fit(build(), images.x, images.y, torch.Generator().manual_seed(0),
+        loop=Loop(precision="fp32", checkpoint=ckpt, max_steps=6))
+    assert checkpoint.read_meta(ckpt)["epoch"] == 1
+
+    fresh = build()
+    opt = torch.optim.AdamW(fresh.parameters(), lr=1e-3)
+    restored = torch.Generator().manual_seed(12345)
+    checkpoint.load(ckpt, fresh, opt, {"loop": restored})
+    expected = load_file(str(at_epoch_1))
+    moments = {f"optim/{i}/{k}": v for i, s in opt.state_dict()["state"].items() for k, v in s.items()}
+    assert len(moments) == 3 * len(list(fresh.parameters()))  # step, exp_avg, exp_avg_sq of each parameter
+    for k, v in moments.items():
+        assert torch.equal(v.reshape(expected[k].shape), expected[k]), k
+    assert all(v.abs().sum() > 0 for k, v in moments.items() if "exp_avg" in k)
+    assert torch.equal(restored.get_state(), saved["generator"])
+    replay = torch.Generator()
+    replay.set_state(saved["generator"])
+    assert torch.equal(torch.randperm(256, generator=restored), torch.randperm(256, generator=replay))
+
+    resumed = build()
+    fit(resumed, images.x, images.y, torch.Generator().manual_seed(0), loop=Loop(precision="fp32", checkpoint=ckpt))
+    for (k, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), k
     # the same settings with more epochs is another recipe (another schedule): refused, not mixed
-    with pytest.raises(SslabError, match="was written for other settings of vae"):
-        train(3, ckpt)
-    assert torch.equal(train(2, ckpt).mu_head.weight, half.mu_head.weight)
+    with pytest.raises(SslabError, match="was written for other settings of simclr"):
+        fit(build(4), images.x, images.y, torch.Generator().manual_seed(0),
+            loop=Loop(precision="fp32", checkpoint=at_epoch_1))
 
 
 def test_resume_needs_an_unfinished_run(tmp_path):
@@ -103,3 +136,34 @@ def test_resume_needs_an_unfinished_run(tmp_path):
 
     r = CliRunner().invoke(main, ["run", "--resume", str(tmp_path / "nowhere")])
     assert r.exit_code == 2 and "sslab: error: nothing to resume at" in r.stderr
+
+
+@pytest.mark.parametrize("where", ["checkpoint", "encoder"])
+def test_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(where, tmp_path, monkeypatch):
+    """ENOSPC while writing the second epoch's checkpoint (or the finished encoder): one SslabError naming the
+    step, the epoch-1 checkpoint intact, no half-written file left."""
+    import errno
+
+    from sslab import store
+    from sslab.study import StudyConfig, run
+
+    writes = {"n": 0}
+    module = checkpoint if where == "checkpoint" else store
+    real = module.save_file
+
+    def full_disk(tensors, filename, metadata=None):
+        writes["n"] += 1
+        if writes["n"] == (2 if where == "checkpoint" else 1):
+            Path(filename).write_bytes(b"half")
+            raise OSError(errno.ENOSPC, "No space left on device", filename)
+        return real(tensors, filename, metadata=metadata)
+
+    monkeypatch.setattr(module, "save_file", full_disk)
+    cfg = StudyConfig(n_images=600, epochs=3, encoders=("simclr",), analyses=(), cache=False,
+                      overrides=("simclr.batch_size=64",))
+    with pytest.raises(SslabError, match=r"no space left on the disk while training simclr: .*keeps its last good "
+                                         r"checkpoint \(resume it with --resume once there is room\)"):
+        run(cfg, tmp_path / "full", log=lambda m: None)
+    ckpt = tmp_path / "full.partial" / "checkpoints" / "simclr.safetensors"
+    assert checkpoint.read_meta(ckpt)["epoch"] == (1 if where == "checkpoint" else 3)
+    assert not list((tmp_path / "full.partial").rglob("*.tmp"))

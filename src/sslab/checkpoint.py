@@ -34,8 +34,12 @@ def save(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, generat
         tensors |= {f"rng/cuda{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"meta": json.dumps(meta)})
-    os.replace(tmp, path)  # atomic: the old checkpoint until this instant, the new one after
+    try:
+        save_file(tensors, str(tmp), metadata={"meta": json.dumps(meta)})
+        os.replace(tmp, path)  # atomic: the old checkpoint until this instant, the new one after
+    except BaseException:  # a full disk, an interrupt: the last good checkpoint stays, the half-written one goes
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_meta(path: Path) -> dict[str, Any]:

@@ -49,8 +49,12 @@ def save(folder: Path, name: str, method: torch.nn.Module, meta: dict[str, Any])
     for path, write in ((weights, lambda p: save_file(state, str(p))),
                         (info, lambda p: p.write_text(json.dumps(meta, default=str)))):
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        write(tmp)
-        os.replace(tmp, path)
+        try:
+            write(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def load(folder: Path, name: str, method: torch.nn.Module) -> dict[str, Any] | None:
