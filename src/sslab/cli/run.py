@@ -27,7 +27,7 @@ STUDY_FIELDS = ("data", "quick", "n_images", "image_size", "encoders", "encoder"
               "binary folder or .tar.gz, STL-10 binary folder, an image folder (class sub-folders), or a dSprites "
               ".npz. Default: the study's data (dsprites: 20,000 images generated from the grid, no download).")
 @click.option("--quick", is_flag=True, default=None,
-              help="Smoke test: 5,000 images, 3 epochs per trained encoder, the study's analyses (about a minute).")
+              help="Smoke test: 5,000 images, 3 epochs per trained encoder, the study's analyses (minutes).")
 @click.option("--n-images", type=int, help="Keep this many images, stratified over classes and splits.")
 @click.option("--image-size", type=int, help="Resize every image to this square side.")
 @click.option("--methods", "encoders", help="Comma-separated encoders to compare (default: raw,random,supervised,"
@@ -96,7 +96,7 @@ def run(study, out, name, resume, print_config, progress_mode, quiet, **options)
     STUDY is a named study (`sslab studies`; default: dsprites when no --data is given) or a study
     file (.toml). Trains or builds each encoder on the training images, freezes it, fits a linear and a
     kNN probe on its cached features, runs the analyses the data allows, and prints each probe's
-    accuracy beside chance. The default dSprites study takes about 10 minutes on a 2-core CPU.
+    accuracy beside chance. The default dSprites study took about 35 minutes on a 2-core CPU with native bf16.
 
     On several GPUs or nodes, launch the same command with torchrun (e.g. `torchrun --nproc-per-node 4
     --no-python sslab run ...`): each process trains its share of every batch; rank 0 writes the run.
