@@ -46,8 +46,10 @@ class LinearProbe(_Classifier):
     L-BFGS (it stopped at its 500-iteration cap on 4,096-d dSprites pixels); there the same objective is
     solved in the features' row space, whitened: W = A Y with A (D, r) from the eigenvectors of the smaller
     Gram matrix, scaled so every direction has about the same curvature. The optimum of W lies in that space
-    (a component orthogonal to every image only adds to the penalty), so it is the same solution, reached in
-    far fewer iterations.
+    (a component orthogonal to every image only adds to the penalty), so it is the same solution. On the dSprites
+    study's raw pixels (14,400 x 4,096) it converged in 376 iterations and 128 s, where the plain solve stopped
+    at its 500-iteration cap after 185 s (2-core AMD EPYC, fp32); on synthetic correlated features 12-18
+    iterations against 246-394 (tests/test_probes.py).
     """
 
     WIDE = 512  # features wider than this are solved in their whitened row space
