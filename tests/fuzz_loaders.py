@@ -39,7 +39,7 @@ def _npz(path: Path, compressed: bool, **arrays) -> None:
     (np.savez_compressed if compressed else np.savez)(path, **arrays)
 
 
-def _dsprites(root: Path, rng: np.random.Generator, compressed: bool = True) -> dict:
+def _dsprites(rng: np.random.Generator) -> dict:
     n = 40
     return {"imgs": (rng.random((n, 64, 64)) < 0.1).astype(np.uint8),
             "latents_values": np.stack([rng.integers(1, 4, n), rng.choice([0.5, 0.6, 0.7], n),
@@ -48,7 +48,7 @@ def _dsprites(root: Path, rng: np.random.Generator, compressed: bool = True) -> 
                                          rng.integers(0, 32, n), rng.integers(0, 32, n)], 1)}
 
 
-def _medmnist(root: Path, rng: np.random.Generator, rgb: bool = False) -> dict:
+def _medmnist(rng: np.random.Generator, rgb: bool = False) -> dict:
     out = {}
     for split, n in (("train", 30), ("val", 10), ("test", 10)):
         shape = (n, 28, 28, 3) if rgb else (n, 28, 28)
@@ -57,7 +57,7 @@ def _medmnist(root: Path, rng: np.random.Generator, rgb: bool = False) -> dict:
     return out
 
 
-def _keras(root: Path, rng: np.random.Generator) -> dict:
+def _keras(rng: np.random.Generator) -> dict:
     return {"x_train": rng.integers(0, 256, (30, 28, 28), dtype=np.uint8), "y_train": rng.integers(0, 10, 30),
             "x_test": rng.integers(0, 256, (10, 28, 28), dtype=np.uint8), "y_test": rng.integers(0, 10, 10)}
 
@@ -308,12 +308,12 @@ def prepared_extra(top: Path) -> Iterator[tuple[str, Callable[[Path], None]]]:
 
 def mutants(fmt: str, rng: np.random.Generator) -> Iterator[Mutant]:
     if fmt == "dsprites":
-        yield from npz_mutants(_dsprites(Path(), rng), rng, "dsprites.npz")
+        yield from npz_mutants(_dsprites(rng), rng, "dsprites.npz")
     elif fmt == "medmnist":
-        yield from npz_mutants(_medmnist(Path(), rng), rng, "pneumoniamnist.npz")
-        yield from npz_mutants(_medmnist(Path(), rng, rgb=True), rng, "retinamnist.npz")
+        yield from npz_mutants(_medmnist(rng), rng, "pneumoniamnist.npz")
+        yield from npz_mutants(_medmnist(rng, rgb=True), rng, "retinamnist.npz")
     elif fmt == "mnist_npz":
-        yield from npz_mutants(_keras(Path(), rng), rng, "mnist.npz")
+        yield from npz_mutants(_keras(rng), rng, "mnist.npz")
     elif fmt == "mnist_idx":
         yield from folder_mutants(lambda root, r: write_mnist_idx(root, r, gz=True), rng, idx_extra)
         yield from folder_mutants(lambda root, r: write_mnist_idx(root, r, gz=False), rng)
@@ -329,7 +329,7 @@ def mutants(fmt: str, rng: np.random.Generator) -> Iterator[Mutant]:
             from sslab import data
 
             src = root / "src.npz"
-            _npz(src, False, **_medmnist(root, r))
+            _npz(src, False, **_medmnist(r))
             data.prepare(src, root / "prepared")
             src.unlink()
             return root / "prepared"

@@ -75,7 +75,7 @@ class StudyContext:
         return extract(self.methods[name], x.to(self.device), self.plan.precision)
 
     def uses_labels(self, name: str) -> bool:
-        return name not in self.modules and methods.REGISTRY[methods.parse_encoder(name)[0]].uses_labels
+        return self.trainer.uses_labels(name)
 
     def sort_keys(self) -> dict[str, tuple[torch.Tensor, tuple[str, ...]]]:
         """Ways to group the images: each varying latent factor, then the class. name -> ((N,) labels, names)."""

@@ -123,12 +123,15 @@ class Trainer:
         if self._data_digest is None:
             self._data_digest = store.digest(self.images.x)
         idx = idx.cpu()
-        uses_labels = name not in self.modules and methods.REGISTRY[methods.parse_encoder(name)[0]].uses_labels
         return store.key({"data": self._data_digest, "images": store.digest(idx), "name": name,
-                          "labels": store.digest(y.cpu()[idx]) if uses_labels else None,
+                          "labels": store.digest(y.cpu()[idx]) if self.uses_labels(name) else None,
                           "method": dataclasses.asdict(mcfg), "shape": self.images.shape, "classes": n_classes,
                           "seed": self.cfg.seed, "precision": self.precision, "channels_last": self.cfg.channels_last,
                           "compile": self.cfg.compile, "chunk": self.chunk, "sslab": __version__})
+
+    def uses_labels(self, name: str) -> bool:
+        """True for an encoder trained on labels (a caller's own module is frozen: it trains on nothing)."""
+        return name not in self.modules and methods.REGISTRY[methods.parse_encoder(name)[0]].uses_labels
 
     def log(self, message: str) -> None:
         self.progress.log(message)
