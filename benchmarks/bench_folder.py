@@ -7,7 +7,7 @@ creating 60,000 files on this machine's shared disk took anything from 2 s to a 
 use it anyway), then times loading the folder, split into the two passes of `sslab.data.load`: the
 headers (sizes and modes, before the memory check) and the decoding. --workers sets the decoding
 processes (default: one per core); --compare also times one process and a pool of threads, the
-alternative the loader rejected. Run nothing else meanwhile: on 2 cores another job halves the figure.
+alternative the loader rejected (the processes come from a fork server, as in the loader). Run nothing else meanwhile: on 2 cores another job halves the figure.
 """
 
 from __future__ import annotations

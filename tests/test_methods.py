@@ -71,7 +71,7 @@ def test_loss_is_finite_and_decreases(name, images):
 def test_fit_runs_the_loop(name, images):
     m = build(name, (1, 64, 64), 3, {"epochs": 2, "batch_size": 64})
     seen = []
-    hist = fit(m, images.x, images.y, torch.Generator().manual_seed(0), "bf16",
+    hist = fit(m, images.x, images.y, torch.Generator().manual_seed(0), "auto",
                progress=lambda e, n, r: seen.append((e, n)))
     assert seen == [(1, 2), (2, 2)] and len(hist) == 2
     assert all(torch.isfinite(torch.tensor(r["loss"])) for r in hist)

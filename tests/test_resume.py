@@ -20,7 +20,7 @@ from sslab.errors import SslabError
 from sslab.train import Loop, fit
 from conftest import literal
 
-RUN = ["--n-images", "1500", "--methods", "simclr", "--epochs", "8", "--analyses", "none", "--no-cache",
+RUN = ["--n-images", "600", "--methods", "simclr", "--epochs", "6", "--analyses", "none", "--no-cache",
        "--set", "simclr.batch_size=64"]
 
 
@@ -42,7 +42,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     p.send_signal(signal.SIGKILL)
     p.wait()
     epoch = checkpoint.read_meta(ckpt)["epoch"]
-    assert 3 <= epoch < 8 and not (tmp_path / "killed").exists()
+    assert 3 <= epoch < 6 and not (tmp_path / "killed").exists()
     resumed = _sslab("--resume", str(tmp_path / "killed.partial"))
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err

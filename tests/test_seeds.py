@@ -10,7 +10,7 @@ from sslab.cli import main
 from sslab.monitor import Monitor
 from sslab.study import StudyConfig, run
 
-CFG = StudyConfig(n_images=600, encoders=("raw", "vae"), epochs=1, analyses=("labels",),
+CFG = StudyConfig(n_images=300, encoders=("raw", "vae"), epochs=1, analyses=("labels",),
                   overrides=("labels.per_class=(10, 40)", "labels.fractions=()"))
 
 

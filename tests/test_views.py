@@ -277,8 +277,8 @@ def test_warp_affine_matches_kornia(mode):
     m = ops.affine_matrices(gen(5), 6, 28, 24, 50, 0.1, (0.5, 1.5), 10.0)
     want = kornia.geometry.transform.warp_affine(x, m[:, :2], (28, 24), mode=mode, align_corners=True).clamp(0, 1)
     got = ops.warp_affine(x, m, mode)
-    if mode == "bilinear":
-        torch.testing.assert_close(got, want, atol=1e-4, rtol=0)
+    if mode == "bilinear":  # float rounding of the grid: at most 7e-6 of a pixel's range over 5 seeds
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
     else:  # a sample point on a pixel boundary may round either way
         assert (got != want).float().mean() < 1e-3
 

@@ -29,6 +29,9 @@ class Config:
     pairs: int = 500  # generated image pairs per factor for the invariance score
 
 
+QUICK = {"images": 500, "pairs": 200}  # --quick: a smaller read-out and fewer pairs
+
+
 FIGURES = {"factor_profile": N_("First panel: test accuracy of a linear probe reading each latent factor out of the "
                                 "frozen features (compare with the chance level under the factor); second: invariance, 1 when "
                              "changing only that factor leaves the features unchanged and 0 when it moves them (in "

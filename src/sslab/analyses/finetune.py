@@ -27,6 +27,9 @@ class Config(FinetuneConfig):
     variants: bool = True
 
 
+QUICK = {"epochs": 3}  # --quick: as many epochs as the encoders get
+
+
 FIGURES = {
     "finetune": N_("Test accuracy of each encoder's frozen linear probe and of the encoder fine-tuned end to end with "
                 "a new linear head, both trained on the same labelled images; rows in brackets read the encoder "

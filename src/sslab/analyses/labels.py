@@ -31,6 +31,9 @@ class Config:
             splits.check_fraction("label fraction", f)
 
 
+QUICK = {"fractions": (0.05, 0.2, 1.0), "per_class": (10, 100)}  # --quick: three points and two
+
+
 FIGURES = {
     "label_fraction": N_("Test accuracy against the fraction of labelled training images (log scale), the same "
                       "stratified subsets for every encoder; a flat curve means few labels suffice; * marks encoders "

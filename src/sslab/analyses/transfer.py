@@ -28,6 +28,9 @@ class Config(FinetuneConfig):
     finetune: bool = True
 
 
+QUICK = {"epochs": 3}  # --quick: as many epochs as the encoders get
+
+
 FIGURES = {
     "transfer": N_("Test accuracy on the held-out classes of a linear probe (and a kNN probe) fitted on their few "
                 "labelled images, on each encoder's frozen features, and of the encoder fine-tuned end to end with "

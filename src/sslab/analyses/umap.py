@@ -23,6 +23,9 @@ class Config:
     per_class: int = 300  # test images per colour, at most (the lab's cap)
 
 
+QUICK = None  # left out of --quick's defaults: the first UMAP in a process spends ~18 s compiling (2-core CPU)
+
+
 FIGURES = {"umap": N_("A 2-d UMAP (cosine metric) of each encoder's test features, one colour per class: separate "
                    "clusters mean the classes are far apart in feature space; mixed colours mean they are not.")}
 

@@ -27,7 +27,8 @@ STUDY_FIELDS = ("data", "quick", "n_images", "image_size", "encoders", "encoder"
               "binary folder or .tar.gz, STL-10 binary folder, an image folder (class sub-folders), or a dSprites "
               ".npz. Default: the study's data (dsprites: 20,000 images generated from the grid, no download).")
 @click.option("--quick", is_flag=True, default=None,
-              help="Smoke test: 5,000 images, 3 epochs per trained encoder, the study's analyses (minutes).")
+              help="Smoke test: 2,000 images, 3 epochs per trained encoder, the study's analyses on smaller budgets, "
+                   "UMAP left out unless named or set (under a minute for the dSprites study on a 2-core CPU).")
 @click.option("--n-images", type=int, help="Keep this many images, stratified over classes and splits.")
 @click.option("--image-size", type=int, help="Resize every image to this square side.")
 @click.option("--methods", "encoders", help="Comma-separated encoders to compare (default: raw,random,supervised,"

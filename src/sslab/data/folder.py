@@ -14,11 +14,12 @@ most common size, or image_size x image_size when given (Pillow bilinear with an
 to shrink are first decoded at a reduced scale, which libjpeg does at a fraction of the cost).
 
 Speed: sizes and modes come from each file's first bytes before any pixel is decoded (so the memory
-check runs first), and decoding runs in worker processes forked from this one, one per CPU core.
-Pillow spends most of a small image's ~85 us in Python (parsing markers) holding the GIL, so threads
-were slower than one process. Measured with benchmarks/bench_folder.py on the 2-core project machine
-(with others' jobs running): 60,000 CIFAR-10 JPEGs (32x32) in 5.2 s (headers 0.8 s, decoding 4.4 s;
-11,600 images/s) with 2 processes, 5.9 s in one, 9.7 s with 2 threads.
+check runs first), and decoding runs in worker processes, one per CPU core, forked from a server process
+(forking this one, which holds torch's threads, once left a worker waiting forever on a lock). Pillow spends
+most of a small image's ~85 us in Python (parsing markers) holding the GIL, so threads are slower than one
+process. Measured with benchmarks/bench_folder.py on a 2-core AMD EPYC, nothing else running: 60,000
+CIFAR-10 JPEGs (32x32) in 8.9 s with 2 processes (headers 2.3 s with the server's start, decoding 6.7 s),
+against 7.2 s forked from this process, 10.5 s in one process and 14.4 s with 2 threads.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import math
 import multiprocessing
 import os
 import sys
-import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -260,22 +260,28 @@ def _workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """Workers forked from a server process that holds no threads: forking this one, which holds torch's and
+    other libraries' threads, can leave a worker waiting forever on a lock a thread held at the fork (seen
+    here). The server starts once per process (about a second) with this module imported."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
 def _map(fn: Callable, tasks: list, n_images: int) -> Iterator:
     """fn over tasks (of n_images images in all), results in order; in forked worker processes when
     there are enough images.
 
-    Fork (Linux only) starts a worker in milliseconds with this process's modules already imported;
-    elsewhere, for few images, and in a daemon process (which may not have children), the tasks run here.
+    On Linux the workers come from the fork server (see _context); elsewhere, for few images, and in a daemon
+    process (which may not have children), the tasks run here.
     """
     workers = min(_workers(), len(tasks))
     here = workers < 2 or n_images < PARALLEL_FROM or multiprocessing.current_process().daemon
     if here or not sys.platform.startswith("linux"):
         yield from map(fn, tasks)
         return
-    with warnings.catch_warnings():
-        # Python 3.12+ warns that fork in a threaded process may deadlock: the workers only run Pillow and numpy.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pool = multiprocessing.get_context("fork").Pool(workers)
+    pool = _context().Pool(workers)
     try:
         yield from pool.imap(fn, tasks)
     finally:

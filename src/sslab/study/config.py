@@ -31,7 +31,7 @@ else:  # pragma: no cover - Python 3.10
 
 DEFAULT_ENCODERS = ("raw", "random", "supervised", "vae", "simclr", "simclr-2neg")
 EMBEDDED_IMAGES = 20_000  # the dSprites subset generated when no data is given (the tutorial's size)
-QUICK_IMAGES, QUICK_EPOCHS = 5000, 3
+QUICK_IMAGES, QUICK_EPOCHS = 2000, 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +59,7 @@ class StudyConfig:
     split_seed: int = 2021  # seeds the splits, so several training seeds can share one split
     seed: int = 2021  # seeds the initialisations and the augmentations
     seeds: tuple[int, ...] = ()  # several training seeds: one run per seed on the same split, and their summary
-    quick: bool = False  # smoke-test profile: 5,000 images, 3 epochs per trained encoder (over any epochs setting)
+    quick: bool = False  # smoke-test profile: 2,000 images, 3 epochs per trained encoder (over any epochs setting), smaller analyses
     epochs: int | None = None  # train every trained encoder for this many epochs (None: its recipe; over --set)
     overrides: tuple[str, ...] = ()  # "name.setting=value" for a method, encoder or analysis
     precision: str = "auto"  # "bf16" autocast, "fp32", or "auto": bf16 where the device computes in it natively

@@ -12,6 +12,7 @@ from sslab import analyses, data, methods, nets, views
 from sslab.data import Images, dsprites, splits
 from sslab.devices import PRECISIONS, resolve_device, resolve_precision
 from sslab.errors import SslabError
+from sslab.i18n import N_
 from sslab.probes import PROBES
 from sslab.study.config import EMBEDDED_IMAGES, QUICK_EPOCHS, QUICK_IMAGES, Plan, StudyConfig
 
@@ -139,7 +140,12 @@ def plan(cfg: StudyConfig, images: Images, split: splits.Split, device: torch.de
         if reason:
             skipped[name] = reason
             continue
-        run[name] = analyses.config(name, settings.get(name, {}))
+        quick = getattr(analyses.REGISTRY[name], "QUICK", {}) if cfg.quick else {}  # the smoke test's budget
+        if quick is None and cfg.analyses == analyses.DEFAULTS and name not in settings:  # a setting names it
+            skipped[name] = N_("left out of --quick (it costs more than a smoke test should); name it with "
+                               "--analyses to run it")
+            continue
+        run[name] = analyses.config(name, {**(quick or {}), **settings.get(name, {})})
         if hasattr(analyses.REGISTRY[name], "validate"):
             analyses.REGISTRY[name].validate(run[name], images)
     return Plan(resolved, run, skipped, views_name, encoder, recipe_epochs,
