@@ -1,6 +1,5 @@
 """The CIFAR and STL-10 binary formats, read back from fixtures written in their exact bytes."""
 
-import io
 import tarfile
 
 import numpy as np

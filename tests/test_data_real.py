@@ -2,7 +2,6 @@
 
 
 import numpy as np
-import pytest
 
 import sslab.data
 from sslab.data import load
