@@ -11,6 +11,12 @@ import torch.nn.functional as F
 from sslab.i18n import N_
 
 
+def chance(y) -> float:
+    """The majority class's share of the labels y (N,): the accuracy of always guessing it (NaN for no labels)."""
+    y = as_tensor(y, torch.int64)
+    return float(torch.bincount(y).max()) / len(y) if len(y) else float("nan")
+
+
 def as_tensor(a: torch.Tensor | np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     return a.detach().to(dtype) if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a), dtype=dtype)
 

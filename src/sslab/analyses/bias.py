@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from sslab import plots
+from sslab import plots, probes
 from sslab.i18n import N_, _
 from sslab.html import pct, table as html_table
 from sslab.analyses.base import Context, Figures
@@ -69,7 +69,7 @@ def run(s: Context, cfg: Config) -> tuple[dict[str, Any], Figures]:
             for kind, idx in (("biased", bias_idx), ("control", control))}
         s.log(f"  {name}: unbiased test accuracy after the biased set {r['biased']:.2%}, "
               f"after the control set {r['control']:.2%}")
-    chance = float(torch.bincount(shape[s.split.test]).max()) / len(s.split.test)
+    chance = probes.chance(shape[s.split.test])
     return out, {"bias": plots.later(plots.bias_bars, out["encoders"], chance)}
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from sslab import analysis, plots
+from sslab import probes
 from sslab.probes import LinearProbe
 from sslab.i18n import N_, _
 from sslab.html import pct, table as html_table
@@ -47,7 +48,7 @@ def run(s: Context, cfg: Config) -> tuple[dict[str, Any], Figures]:
     test = s.split.test
     ys = {lat: analysis.binned(f.classes(lat), f.size(lat), cfg.bins) for lat in names}
     # Chance of a binned read-out: the majority bin's share of the test images.
-    chance = {lat: float(torch.bincount(ys[lat][test]).max()) / len(test) for lat in names}
+    chance = {lat: probes.chance(ys[lat][test]) for lat in names}
     # For each factor, pairs differing in it alone; then pairs differing in every factor: rendered once.
     pairs = []
     for k in [*varying, None]:

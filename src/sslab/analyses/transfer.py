@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 
 from sslab import plots
 from sslab.finetune import FinetuneConfig
+from sslab import probes
 from sslab.probes import KNNProbe
 from sslab.i18n import N_, _
 from sslab.html import pct, table as html_table
@@ -46,7 +46,7 @@ def run(s: Context, cfg: Config) -> tuple[dict[str, Any], Figures]:
     y_fit, y_test = t.y[t.train], t.y[t.test]
     names = [s.images.class_names[c] for c in t.classes]
     out: dict[str, Any] = {"classes": names, "n_train": len(t.train), "n_test": len(t.test),
-                           "chance": float(torch.bincount(y_test).max()) / len(y_test), "encoders": {}}
+                           "chance": probes.chance(y_test), "encoders": {}}
     confusions, tuned = {}, {}
     for name in s.encoders:
         h_fit, h_test = s.features(name, t.train), s.features(name, t.test)

@@ -13,7 +13,7 @@ from sslab import methods
 from sslab.data import Images, splits
 from sslab.finetune import FinetuneConfig, finetune, score
 from sslab.i18n import N_
-from sslab.probes import PROBES
+from sslab.probes import PROBES, chance
 from sslab.progress import Progress
 from sslab.study.config import Plan, StudyConfig
 from sslab.study.encoders import Trainer
@@ -33,13 +33,13 @@ class StudyContext:
         self.x = images.x if images.mapped else images.x.to(device)
         self.trainer = Trainer(cfg, images, self.x, device, out, progress, plan.precision, self.modules)
         self.class_names = [images.class_names[c] for c in split.classes]  # the main task's classes
-        self.chance = majority_share(split.y[split.test])
+        self.chance = chance(split.y[split.test])
         parts = [split.labelled, split.val, split.test]
         if split.transfer is not None:
             parts += [split.transfer.train, split.transfer.test]
         self.evaluated = torch.unique(torch.cat(parts))  # the images whose features the probes and analyses read
-        self._row = torch.full((len(images),), -1, dtype=torch.int64)
-        self._row[self.evaluated] = torch.arange(len(self.evaluated))
+        self.rows = torch.full((len(images),), -1, dtype=torch.int64)  # image index -> its row in h (-1: none)
+        self.rows[self.evaluated] = torch.arange(len(self.evaluated))
         self.methods: dict[str, methods.Method] = {}  # encoder -> its trained method
         self.h: dict[str, torch.Tensor] = {}  # encoder -> (len(evaluated), D) frozen features
         self.results: dict[str, dict[str, Any]] = {}  # encoder -> its probes' results
@@ -61,7 +61,7 @@ class StudyContext:
 
     def features(self, name: str, idx: torch.Tensor) -> torch.Tensor:
         """Cached frozen features of encoder `name` for the images at idx (among the evaluated ones)."""
-        rows = self._row[idx]
+        rows = self.rows[idx]
         if (rows < 0).any():
             raise ValueError("features were cached for the labelled, validation and test images only")
         return self.h[name][rows]
@@ -119,6 +119,3 @@ class StudyContext:
         return acc, confusion, on_val
 
 
-def majority_share(y: torch.Tensor) -> float:
-    """Chance: the majority class's share of the labels y (N,)."""
-    return float(torch.bincount(y).max()) / len(y) if len(y) else float("nan")

@@ -45,12 +45,12 @@ def encoders(ctx: StudyContext, shown: torch.Tensor) -> Encoded:
             ctx.h[name] = h = ctx.extract(method, ctx.evaluated)
         ctx.step = f"probing {name}"
         with ctx.progress.task(_("fitting the probes on {name}'s {dim}-d features").format(name=name, dim=h.shape[1])):
-            r = ctx.results[name] = probe(h, ctx._row, split, ctx.new_probe)
+            r = ctx.results[name] = probe(h, ctx.rows, split, ctx.new_probe)
         r |= {"method": method.name, "trained_on": len(idx), "train_seconds": round(t_train, 2)}
         out.confusions[name] = r.pop("confusion")
         for key, fn in method.variants().items():  # e.g. above SimCLR's head, DINO's teacher: probes only
             ctx.step = f"probing {name} ({key})"
-            variant = probe(ctx.extract(method, ctx.evaluated, features=fn), ctx._row, split, ctx.new_probe)
+            variant = probe(ctx.extract(method, ctx.evaluated, features=fn), ctx.rows, split, ctx.new_probe)
             variant.pop("confusion")
             r.setdefault("variants", {})[key] = variant
             ctx.log("  " + _("{name} ({key}): linear probe val {val}  test {test}  kNN test {knn}").format(
