@@ -14,10 +14,19 @@ CFG = StudyConfig(n_images=300, encoders=("raw", "vae"), epochs=1, analyses=("la
                   overrides=("labels.per_class=(10, 40)", "labels.fractions=()"))
 
 
-def test_seeds_train_each_encoder_per_seed_on_one_split_and_summarise(tmp_path):
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    """CFG run with seeds 0, 1 and 2: (its folder, its summary)."""
     import dataclasses
 
-    summary = run(dataclasses.replace(CFG, seeds=(0, 1, 2)), tmp_path / "s")
+    out = tmp_path_factory.mktemp("seeds")
+    with pytest.MonkeyPatch.context() as mp:  # an encoder cache of its own
+        mp.setenv("SSLAB_CACHE", str(out / "cache"))
+        return out, run(dataclasses.replace(CFG, seeds=(0, 1, 2)), out / "s")
+
+
+def test_seeds_train_each_encoder_per_seed_on_one_split_and_summarise(seeded):
+    tmp_path, summary = seeded
     runs = [json.loads((tmp_path / "s" / f"seed-{k}" / "results.json").read_text()) for k in range(3)]
     assert [r["config"]["seed"] for r in runs] == [0, 1, 2]
     assert len({json.dumps(r["split"]) for r in runs}) == 1  # the same split for every seed
@@ -34,16 +43,13 @@ def test_seeds_train_each_encoder_per_seed_on_one_split_and_summarise(tmp_path):
     assert json.loads((tmp_path / "s" / "compare.json").read_text())["runs"] == ["seed 0", "seed 1", "seed 2"]
 
 
-def test_compare_puts_runs_side_by_side(tmp_path):
-    import dataclasses
-
-    for seed in (5, 6):
-        run(dataclasses.replace(CFG, seed=seed, analyses=()), tmp_path / f"r{seed}")
-    r = CliRunner().invoke(main, ["compare", str(tmp_path / "r5"), str(tmp_path / "r6"), "--out", str(tmp_path / "c")])
+def test_compare_puts_runs_side_by_side(seeded, tmp_path):
+    runs = seeded[0] / "s"
+    r = CliRunner().invoke(main, ["compare", str(runs / "seed-0"), str(runs / "seed-1"), "--out", str(tmp_path / "c")])
     assert r.exit_code == 0, r.output
     summary = json.loads((tmp_path / "c" / "compare.json").read_text())
-    tests = [json.loads((tmp_path / n / "results.json").read_text())["encoders"]["vae"]["test_accuracy"]
-             for n in ("r5", "r6")]
+    tests = [json.loads((runs / n / "results.json").read_text())["encoders"]["vae"]["test_accuracy"]
+             for n in ("seed-0", "seed-1")]
     assert summary["encoders"]["vae"]["test_accuracy"]["points"] == tests
     assert "vae" in r.output and f"{statistics.fmean(tests):.2%}" in r.output
     bad = CliRunner().invoke(main, ["compare", str(tmp_path / "nope")])
