@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "sslab"
 
 # Bottom to top: a module may import from its own layer and the ones below, never from one above.
 LAYERS = (
-    ("errors", "i18n", "devices", "settings", "distributed"),  # messages, the one exception, where and how to run
+    ("errors", "i18n", "devices", "settings", "distributed", "atomic"),  # messages, the one exception, where and how
+    # to run, files replaced whole
     ("html", "plots", "progress"),  # page pieces, figures from arrays, progress
     ("data", "views", "nets"),  # datasets, view recipes, encoders: registries
     ("losses", "methods"),  # pure losses; one file per method

@@ -10,7 +10,6 @@ or the new one, never a mix. Nothing here is pickled: loading a checkpoint runs 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from sslab import atomic
 from sslab.errors import SslabError
 
 
@@ -32,14 +32,8 @@ def save(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, generat
     tensors["rng/torch"] = torch.get_rng_state()
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         tensors |= {f"rng/cuda{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        save_file(tensors, str(tmp), metadata={"meta": json.dumps(meta)})
-        os.replace(tmp, path)  # atomic: the old checkpoint until this instant, the new one after
-    except BaseException:  # a full disk, an interrupt: the last good checkpoint stays, the half-written one goes
-        tmp.unlink(missing_ok=True)
-        raise
+    # the old checkpoint until the new one is whole: a full disk or an interrupt keeps the last good one
+    atomic.replace(path, lambda tmp: save_file(tensors, str(tmp), metadata={"meta": json.dumps(meta)}))
 
 
 def read_meta(path: Path) -> dict[str, Any]:

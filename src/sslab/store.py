@@ -22,6 +22,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from sslab import atomic
+
 
 def cache_dir() -> Path:
     return Path(os.environ.get("SSLAB_CACHE") or Path.home() / ".cache" / "sslab") / "encoders"
@@ -48,13 +50,7 @@ def save(folder: Path, name: str, method: torch.nn.Module, meta: dict[str, Any])
     weights, info = folder / f"{name}.safetensors", folder / f"{name}.json"
     for path, write in ((weights, lambda p: save_file(state, str(p))),
                         (info, lambda p: p.write_text(json.dumps(meta, default=str)))):
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        try:
-            write(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        atomic.replace(path, write, f".{os.getpid()}.tmp")  # several processes may store one entry
 
 
 def load(folder: Path, name: str, method: torch.nn.Module) -> dict[str, Any] | None:

@@ -10,8 +10,7 @@ from typing import Any
 
 import torch
 
-from sslab import analysis, plots
-from sslab import probes
+from sslab import analysis, plots, probes
 from sslab.probes import LinearProbe
 from sslab.i18n import N_, _
 from sslab.html import pct, table as html_table

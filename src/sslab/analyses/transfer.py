@@ -7,10 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-
-from sslab import plots
+from sslab import plots, probes
 from sslab.finetune import FinetuneConfig
-from sslab import probes
 from sslab.probes import KNNProbe
 from sslab.i18n import N_, _
 from sslab.html import pct, table as html_table

@@ -263,7 +263,7 @@ def _workers() -> int:
 def _context() -> multiprocessing.context.BaseContext:
     """Workers forked from a server process that holds no threads: forking this one, which holds torch's and
     other libraries' threads, can leave a worker waiting forever on a lock a thread held at the fork (seen
-    here). The server starts once per process (about a second) with this module imported."""
+    here). The server starts once per process (about 1.4 s here) with this module imported."""
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([__name__])
     return ctx

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from sslab import methods, store
+from sslab import atomic, methods, store
 from sslab.errors import SslabError
 
 
@@ -48,19 +48,7 @@ def kept_analysis(tmp: Path, key: str) -> dict[str, Any] | None:
 def keep_analysis(tmp: Path, key: str, results: dict[str, Any], seconds: float, figures: list[str]) -> None:
     """Record a finished analysis, so a resumed run does not run it again (written atomically)."""
     done = tmp / "analyses" / f"{key}.json"
-    write_atomically(done, json.dumps({"results": results, "seconds": seconds, "figures": figures}, default=str))
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """path holds the old text or the new one, never a part: the new one goes to a temporary file first."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic.write_text(done, json.dumps({"results": results, "seconds": seconds, "figures": figures}, default=str))
 
 
 def load_encoder(run_dir: str | Path, name: str, device: str | torch.device = "cpu") -> methods.Method:

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from sslab import __version__, distributed, i18n, methods, plots, report
+from sslab import __version__, atomic, distributed, i18n, methods, plots, report
 from sslab.devices import resolve_device
 from sslab.errors import SslabError
 from sslab.i18n import N_, _
@@ -25,7 +25,7 @@ from sslab.progress import Progress, as_progress
 from sslab.study import stages
 from sslab.study.config import StudyConfig, to_toml
 from sslab.study.context import StudyContext
-from sslab.study.folder import claim, partial, resumable, write_atomically
+from sslab.study.folder import claim, partial, resumable
 from sslab.study.resolve import check, load_images, make_split, plan
 
 
@@ -149,7 +149,7 @@ def _stages(ctx: StudyContext) -> dict[str, Any]:
                         "threads": torch.get_num_threads(), "argv": sys.argv},
     }
     ctx.step = "writing results.json"
-    write_atomically(ctx.out / "results.json", json.dumps(results, indent=2, default=str))
+    atomic.write_text(ctx.out / "results.json", json.dumps(results, indent=2, default=str))
     return results
 
 
