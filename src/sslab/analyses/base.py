@@ -49,6 +49,9 @@ class Context(Protocol):
     def new_probe(self) -> Any:
         """A fresh, unfitted linear probe of the study's kind (fit / score / confusion)."""
 
+    def retrain_ahead(self, calls: list[tuple[str, torch.Tensor, torch.Tensor, float, str]]) -> None:
+        """Say which retrain_and_probe calls (their arguments, in order) are coming: some may train meanwhile."""
+
     def retrain_and_probe(self, name: str, idx: torch.Tensor, y: torch.Tensor, epoch_scale: float,
                           tag: str) -> float:
         """Encoder `name` trained afresh on the images at idx (labels y), probed; its test accuracy."""

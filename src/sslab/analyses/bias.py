@@ -63,10 +63,12 @@ def run(s: Context, cfg: Config) -> tuple[dict[str, Any], Figures]:
     control = matched_control(shape, pool, bias_idx, s.cfg.split_seed)
     out: dict[str, Any] = {"n_biased": len(bias_idx), "n_control": len(control), "epoch_scale": cfg.epoch_scale,
                            "bands": BANDS, "shapes": list(f.level_names[f.index("shape")]), "encoders": {}}
+    sets = (("biased", bias_idx), ("control", control))
+    s.retrain_ahead([(name, idx, shape, cfg.epoch_scale, f" on the {kind} set") for name in s.encoders
+                     for kind, idx in sets])
     for name in s.encoders:
         out["encoders"][name] = r = {
-            kind: s.retrain_and_probe(name, idx, shape, cfg.epoch_scale, f" on the {kind} set")
-            for kind, idx in (("biased", bias_idx), ("control", control))}
+            kind: s.retrain_and_probe(name, idx, shape, cfg.epoch_scale, f" on the {kind} set") for kind, idx in sets}
         s.log(f"  {name}: unbiased test accuracy after the biased set {r['biased']:.2%}, "
               f"after the control set {r['control']:.2%}")
     chance = probes.chance(shape[s.split.test])

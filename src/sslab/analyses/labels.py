@@ -53,19 +53,22 @@ def run(s: Context, cfg: Config) -> tuple[dict[str, Any], Figures]:
     subsets = {kind: subs for kind, subs in subsets.items() if subs}
     retrained = [n for n in s.h if s.uses_labels(n)]
     out: dict[str, Any] = {"retrained": retrained}
+    # Every labelled image: the main probe already has that point (it is the slowest probe on pixels).
+    rest = {kind: {k: p for k, p in subs.items() if len(p) < len(labelled)} for kind, subs in subsets.items()}
+    calls = {(kind, name, k): (name, labelled[p], s.split.y, min(len(labelled) / len(p), cfg.max_epoch_scale),
+                               f" on {len(p)} labels")
+             for kind in rest for name in retrained for k, p in rest[kind].items()}
+    s.retrain_ahead(list(calls.values()))
     for kind, subs in subsets.items():
         out[kind] = {}
         for name in s.encoders:
-            # Every labelled image: the main probe already has that point (it is the slowest probe on pixels).
-            known = {k: s.results[name]["test_accuracy"] for k, p in subs.items() if len(p) == len(labelled)}
-            rest = {k: p for k, p in subs.items() if k not in known}
+            known = {k: s.results[name]["test_accuracy"] for k in subs if k not in rest[kind]}
             if name in retrained:
-                for k, p in rest.items():
-                    scale = min(len(labelled) / len(p), cfg.max_epoch_scale)
-                    known[k] = s.retrain_and_probe(name, labelled[p], s.split.y, scale, f" on {len(p)} labels")
+                for k in rest[kind]:
+                    known[k] = s.retrain_and_probe(*calls[kind, name, k])
             else:
                 h = s.features(name, labelled)
-                known |= label_curve(h, y_lab, rest, s.features(name, test), y_test,
+                known |= label_curve(h, y_lab, rest[kind], s.features(name, test), y_test,
                                      probe=s.new_probe)
             out[kind][name] = {k: known[k] for k in subs}
             s.log("  " + _("{name}, test accuracy by {axis}: {points}").format(

@@ -68,6 +68,7 @@ class StudyConfig:
     probe_C: float = 1.0  # inverse L2 strength of the lbfgs probe (the other probes take no C)
     channels_last: bool = True  # train the networks in NHWC layout (1.9x faster for the dSprites SimCLR step here)
     compile: bool = False  # torch.compile each training step's model side (a minute of compilation first)
+    parallel: bool = True  # on a CPU with 2+ threads: a second process trains the later encoders meanwhile
     sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics over the global batch
     checkpoint_every: int = 1  # epochs between training checkpoints in the run folder (for --resume)
     tensorboard: bool = False  # also write the per-step metrics as TensorBoard event files

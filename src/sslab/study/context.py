@@ -15,6 +15,7 @@ from sslab.finetune import FinetuneConfig, finetune, score
 from sslab.i18n import N_
 from sslab.probes import PROBES, chance
 from sslab.progress import Progress
+from sslab.study.ahead import Ahead, Job
 from sslab.study.config import Plan, StudyConfig
 from sslab.study.encoders import Trainer
 from sslab.train import extract
@@ -32,6 +33,7 @@ class StudyContext:
         # a memory-mapped dataset (sslab prepare) stays on disk: batches are read from it, a chunk at a time
         self.x = images.x if images.mapped else images.x.to(device)
         self.trainer = Trainer(cfg, images, self.x, device, out, progress, plan.precision, self.modules)
+        self.trainer.ahead = self.ahead = Ahead(self.trainer)
         self.class_names = [images.class_names[c] for c in split.classes]  # the main task's classes
         self.chance = chance(split.y[split.test])
         parts = [split.labelled, split.val, split.test]
@@ -92,13 +94,20 @@ class StudyContext:
         """A fresh, unfitted linear probe of the study's kind (cfg.probe)."""
         return PROBES[self.cfg.probe](self.cfg.probe_C)
 
+    def _scaled(self, name: str, epoch_scale: float) -> methods.TrainConfig:
+        mcfg = self.plan.methods[name]
+        return dataclasses.replace(mcfg, epochs=max(1, round(mcfg.epochs * epoch_scale))) if mcfg.epochs else mcfg
+
+    def retrain_ahead(self, calls: list[tuple[str, torch.Tensor, torch.Tensor, float, str]]) -> None:
+        """The retrainings an analysis will ask for, in order, as retrain_and_probe's arguments: on a CPU with 2+
+        threads a second process trains the last of them meanwhile (sslab.study.ahead)."""
+        self.ahead.start([Job(name, self._scaled(name, scale), idx, y, tag) for name, idx, y, scale, tag in calls
+                          if name not in self.modules])
+
     def retrain_and_probe(self, name: str, idx: torch.Tensor, y: torch.Tensor, epoch_scale: float, tag: str) -> float:
         """Train encoder `name` afresh on the images at idx with labels y (N,) (its recipe's epochs x
         epoch_scale), fit a linear probe on their features, and return its accuracy on the test images."""
-        mcfg = self.plan.methods[name]
-        if mcfg.epochs:
-            mcfg = dataclasses.replace(mcfg, epochs=max(1, round(mcfg.epochs * epoch_scale)))
-        method, _history = self.trainer.train(name, mcfg, idx, y, tag)
+        method, _history = self.trainer.train(name, self._scaled(name, epoch_scale), idx, y, tag)
         test = self.split.test
         h_fit, h_test = self.extract(method, idx), self.extract(method, test)
         return self.new_probe().fit(h_fit, y[idx]).score(h_test, y[test])

@@ -16,6 +16,7 @@ from sslab.i18n import N_, _
 from sslab.progress import Progress, duration
 from sslab.train import Loop, fit
 
+AHEAD = "ahead"  # the run folder's subfolder where a helper process leaves the retrained encoders it trained
 
 class Trainer:
     """Trains a study's encoders (and an analysis's retrained ones) from the study's seed, with its options."""
@@ -29,6 +30,8 @@ class Trainer:
         self.cached: dict[str, str] = {}  # encoder (and retraining) label -> where its trained weights came from
         self.step = "starting"  # what is being done, for an error's message
         self._data_digest: str | None = None
+        self.ahead: Any = None  # sslab.study.ahead.Ahead: trainings a second process does meanwhile
+        self.keep: Path | None = None  # where retrained (not main) encoders are also stored (a helper's)
 
     def build(self, name: str, mcfg: methods.TrainConfig, n_classes: int) -> methods.Method:
         if name in self.modules:
@@ -49,8 +52,14 @@ class Trainer:
         self.step = f"training {label}"
         if not mcfg.epochs or name in self.modules:
             return method, fit(method, self.x, y.to(self.device), gen, self.precision, idx=idx.to(self.device))
+        helped = self.ahead is not None and self.ahead.wait(label)
         key = self.key(name, mcfg, idx, y, n_classes)
         found = self._load(name, key, method, main)
+        if found is not None and helped:
+            self.log("  " + _("{label}: trained in the second process: {epochs} epochs, {seconds} s").format(
+                label=label, epochs=mcfg.epochs, seconds=f"{found[0].get('train_seconds', 0):.0f}"))
+            method.eval()
+            return method, found[0]["history"]
         if found is not None:
             meta, source = found
             self.log("  " + _("{label}: trained encoder loaded from {source} ({key}): {epochs} epochs, {seconds} s "
@@ -76,6 +85,8 @@ class Trainer:
                     "sslab": __version__}
             if self.cfg.cache:
                 store.save(store.cache_dir(), key, method, meta)
+            if self.keep is not None and not main:
+                store.save(self.keep, key, method, meta)
             if main:
                 store.save(self.out / "encoders", name, method, meta)
                 (self.out / "checkpoints" / f"{name}.safetensors").unlink(missing_ok=True)
@@ -84,6 +95,10 @@ class Trainer:
     def _load(self, name: str, key: str, method: methods.Method, main: bool) -> tuple[dict, str] | None:
         """(meta, where from) of a finished encoder in the run folder or the cache, loaded into method; None."""
         meta, source = (store.load(self.out / "encoders", name, method), N_("the run folder")) if main else (None, "")
+        if meta is None and not main and (meta := store.load(self.out / AHEAD, key, method)) is not None:
+            for suffix in (".safetensors", ".json"):  # a helper's hand-over, read once
+                (self.out / AHEAD / f"{key}{suffix}").unlink(missing_ok=True)
+            return meta, ""
         if meta is None and self.cfg.cache and not self.cfg.force:
             meta, source = store.load(store.cache_dir(), key, method), N_("the cache")
         if distributed.world()[1] > 1 and main:  # every rank trains, or none: rank 0's finding decides
@@ -91,6 +106,14 @@ class Trainer:
             if meta is not None and not distributed.is_main():
                 store.load(self.out / "encoders", name, method) or store.load(store.cache_dir(), key, method)
         return None if meta is None else (meta, source)
+
+    def stored(self, name: str, mcfg: methods.TrainConfig, idx: torch.Tensor, y: torch.Tensor, main: bool) -> bool:
+        """True when this training is finished already, in the run folder or the encoder cache."""
+        if main and (self.out / "encoders" / f"{name}.json").is_file():
+            return True
+        n_classes = max(2, int(y.max()) + 1)
+        key = self.key(name, mcfg, idx, y, n_classes)
+        return self.cfg.cache and not self.cfg.force and (store.cache_dir() / f"{key}.json").is_file()
 
     def loop(self, name: str, label: str, main: bool) -> Loop:
         """The loop's options: the study's speed options; checkpoints and every rank for the study's encoders."""

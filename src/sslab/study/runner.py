@@ -79,6 +79,7 @@ def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] | Prog
             shutil.rmtree(tmp / "checkpoints", ignore_errors=True)
             tmp.rename(out_dir)
     except BaseException:
+        ctx.ahead.close(wait=0)  # a helper training ahead stops too (its checkpoints stay)
         if main and not resumable(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
         raise

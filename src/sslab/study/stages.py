@@ -11,6 +11,7 @@ import torch
 
 from sslab import analyses, distributed, i18n, plots, store, views
 from sslab.i18n import N_, _
+from sslab.study.ahead import Job
 from sslab.study.config import QUICK_EPOCHS
 from sslab.study.context import StudyContext
 from sslab.study.evaluation import pct, probe
@@ -31,6 +32,8 @@ class Encoded:
 def encoders(ctx: StudyContext, shown: torch.Tensor) -> Encoded:
     """Train (or load, or build) every encoder of the plan, encode the evaluated images once, probe them."""
     out, split, n = Encoded(), ctx.split, len(ctx.plan.methods)
+    ctx.ahead.start([Job(name, mcfg, split.labelled if ctx.uses_labels(name) else split.pretrain, split.y, main=True)
+                     for name, mcfg in ctx.plan.methods.items() if name not in ctx.modules])
     for k, (name, mcfg) in enumerate(ctx.plan.methods.items(), 1):
         ctx.log(_("[encoder {k}/{n}] {name}").format(k=k, n=n, name=name))
         t0 = time.perf_counter()
