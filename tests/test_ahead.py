@@ -51,9 +51,12 @@ def test_the_helper_trains_what_this_process_would_and_hands_it_over(trainer):
     trainer.ahead.start(jobs)
     assert list(trainer.ahead.done) == ["supervised on b"] and torch.get_num_threads() == 1
     here, _ = trainer.train("supervised", mcfg, jobs[0].idx, y, " on a")
+    assert trainer.ahead.done["supervised on b"].wait(60)
+    trainer.ahead.poll()  # nothing left for the helper: every thread back here, before its result is read
+    assert torch.get_num_threads() == 2 and trainer.ahead.proc is not None
     there, history = trainer.train("supervised", mcfg, jobs[1].idx, y, " on b")
     assert trainer.ahead.proc is None and torch.get_num_threads() == 2  # closed, threads given back
-    assert len(history) == 2 and not list((trainer.out / AHEAD).iterdir())  # handed over once, then removed
+    assert len(history) == 2 and not (trainer.out / AHEAD).exists()  # handed over once, then removed
     torch.set_num_threads(1)  # the helper's thread count: the same arithmetic
     trainer.ahead = None
     again, _ = trainer.train("supervised", mcfg, jobs[1].idx, y, " on b")

@@ -6,6 +6,7 @@ one of the helper's waits for it and loads it like a cached encoder. Each proces
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import queue as queues
@@ -136,6 +137,13 @@ class Ahead:
                 self.errors.setdefault(label, "the second process ended before training it")
                 event.set()
 
+    def poll(self) -> None:
+        """Once the helper has nothing left to train, this process takes every thread back (call it between
+        steps of work: a thread count is set from the thread that computes)."""
+        if self.proc is not None and torch.get_num_threads() != self.threads and all(
+                e.is_set() for e in self.done.values()):
+            torch.set_num_threads(self.threads)
+
     def wait(self, label: str) -> bool:
         """Block until the helper has finished `label`; False at once when it is not the helper's. Its error, if
         any, is raised here, in one line."""
@@ -165,6 +173,8 @@ class Ahead:
             self.proc.join()
         self.proc, self.done = None, {}
         torch.set_num_threads(self.threads)
+        with contextlib.suppress(OSError):  # the hand-over folder, once empty
+            (self.trainer.out / AHEAD).rmdir()
 
 
 class _Lines:

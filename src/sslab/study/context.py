@@ -92,6 +92,7 @@ class StudyContext:
 
     def new_probe(self):
         """A fresh, unfitted linear probe of the study's kind (cfg.probe)."""
+        self.ahead.poll()  # a helper that is done gives its threads back to this probe
         return PROBES[self.cfg.probe](self.cfg.probe_C)
 
     def _scaled(self, name: str, epoch_scale: float) -> methods.TrainConfig:

@@ -130,6 +130,8 @@ class Trainer:
         done = {"seconds": 0.0}
 
         def progress(epoch: int, epochs: int, rec: dict[str, float]) -> None:
+            if self.ahead is not None:
+                self.ahead.poll()  # the helper done: the rest of this training on every thread
             took, done["seconds"] = rec["seconds"] - done["seconds"], rec["seconds"]  # rec's is cumulative
             logs = "  ".join(f"{k} {v:.4g}" for k, v in rec.items() if k != "seconds")
             if not tag or epoch == epochs:  # retraining runs log their last epoch only
