@@ -6,7 +6,6 @@ one of the helper's waits for it and loads it like a cached encoder. Each proces
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 import queue as queues
@@ -173,8 +172,6 @@ class Ahead:
             self.proc.join()
         self.proc, self.done = None, {}
         torch.set_num_threads(self.threads)
-        with contextlib.suppress(OSError):  # the hand-over folder, once empty
-            (self.trainer.out / AHEAD).rmdir()
 
 
 class _Lines:

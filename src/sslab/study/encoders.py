@@ -3,6 +3,7 @@ run folder (a resumed run) or the encoder cache; checkpoints, live metrics and p
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from pathlib import Path
@@ -98,6 +99,8 @@ class Trainer:
         if meta is None and not main and (meta := store.load(self.out / AHEAD, key, method)) is not None:
             for suffix in (".safetensors", ".json"):  # a helper's hand-over, read once
                 (self.out / AHEAD / f"{key}{suffix}").unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the folder too, once empty
+                (self.out / AHEAD).rmdir()
             return meta, ""
         if meta is None and self.cfg.cache and not self.cfg.force:
             meta, source = store.load(store.cache_dir(), key, method), N_("the cache")
