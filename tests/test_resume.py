@@ -33,6 +33,7 @@ def _sslab(*args: str, **kwargs) -> subprocess.Popen:
 def test_killed_run_resumes_to_the_same_weights(tmp_path):
     ckpt = tmp_path / "killed.partial" / "checkpoints" / "simclr.safetensors"
     p = _sslab(*RUN, "--out", str(tmp_path), "--name", "killed")
+    straight = _sslab(*RUN, "--out", str(tmp_path), "--name", "straight")  # on the other core meanwhile
     deadline = time.time() + 300
     while time.time() < deadline and p.poll() is None:  # wait until training is under way, then kill -9
         if ckpt.exists() and checkpoint.read_meta(ckpt)["epoch"] >= 3:
@@ -47,7 +48,6 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     assert f"resuming at epoch {epoch + 1}" in err
-    straight = _sslab(*RUN, "--out", str(tmp_path), "--name", "straight")
     _, err = straight.communicate(timeout=300)
     assert straight.returncode == 0, err
     a = load_file(str(tmp_path / "killed" / "encoders" / "simclr.safetensors"))
