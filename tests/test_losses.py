@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sslab.losses import dino_loss, nt_xent, ranking, supcon, vae_loss
+from sslab.losses import (barlow_twins, dino_loss, info_nce, negative_cosine, nt_xent, ranking, sinkhorn, supcon,
+                          vae_loss, vicreg)
 
 
 def naive_nt_xent(z1, z2, temperature, neg_cols=None):
@@ -147,3 +148,86 @@ def test_ranking_matches_a_sort():
     assert got["top5"] == pytest.approx(sum(r < 5 for r in ranks) / 16)
     assert got["mean_pos"] == pytest.approx(1 + sum(ranks) / 16)
     assert ranking(torch.eye(4), torch.eye(4)) == {"top1": 1.0, "top5": 1.0, "mean_pos": 1.0}
+
+
+def test_negative_cosine_matches_rows_and_stops_the_gradient():
+    g = torch.Generator().manual_seed(0)
+    p, z = torch.randn(6, 5, generator=g, requires_grad=True), torch.randn(6, 5, generator=g, requires_grad=True)
+    a, b = p.detach(), z.detach()
+    direct = -sum(float(a[i] @ b[i]) / (float(a[i].norm()) * float(b[i].norm())) for i in range(6)) / 6
+    loss = negative_cosine(p, z)
+    assert loss.item() == pytest.approx(direct, abs=1e-6)
+    loss.backward()
+    assert p.grad is not None and p.grad.abs().sum() > 0 and z.grad is None  # z is the stopped branch
+
+
+def test_info_nce_matches_a_loop_and_only_the_query_learns():
+    g = torch.Generator().manual_seed(1)
+    q, k = torch.randn(4, 8, generator=g, requires_grad=True), torch.randn(4, 8, generator=g, requires_grad=True)
+    queue = torch.randn(10, 8, generator=g, requires_grad=True)
+    t = 0.2
+    total = 0.0
+    for i in range(4):
+        qi, ki = q[i].detach() / q[i].detach().norm(), k[i].detach() / k[i].detach().norm()
+        logits = [float(qi @ ki) / t] + [float(qi @ (n / n.norm())) / t for n in queue.detach()]
+        total += -logits[0] + math.log(sum(math.exp(v) for v in logits))
+    loss = info_nce(q, k, queue, t)
+    assert loss.item() == pytest.approx(total / 4, rel=1e-5)
+    loss.backward()
+    assert q.grad is not None and k.grad is None and queue.grad is None
+
+
+def test_barlow_twins_matches_the_cross_correlation_entry_by_entry():
+    g = torch.Generator().manual_seed(2)
+    z1, z2 = torch.randn(16, 5, generator=g) * 3 + 1, torch.randn(16, 5, generator=g)
+    lambd, eps = 5e-3, 1e-5
+
+    def standardised(z, j):  # BatchNorm without affine: biased variance, eps inside the root
+        col = z[:, j]
+        return (col - col.mean()) / math.sqrt(float(((col - col.mean()) ** 2).mean()) + eps)
+
+    total = 0.0
+    for i in range(5):
+        for j in range(5):
+            c = float((standardised(z1, i) * standardised(z2, j)).sum()) / 16
+            total += (1 - c) ** 2 if i == j else lambd * c ** 2
+    assert barlow_twins(z1, z2, lambd).item() == pytest.approx(total, rel=1e-5)
+    same = barlow_twins(z1, z1, lambd=0.0).item()  # a view with itself: every c_ii is 1 up to eps
+    assert same == pytest.approx(0.0, abs=1e-6)
+
+
+def test_vicreg_terms_match_their_definitions():
+    g = torch.Generator().manual_seed(3)
+    z1, z2 = torch.randn(12, 4, generator=g) * 0.5, torch.randn(12, 4, generator=g) * 2
+    loss, terms = vicreg(z1, z2)
+    invariance = float(((z1 - z2) ** 2).mean())
+    variance, covariance = 0.0, 0.0
+    for z in (z1, z2):
+        zc = z - z.mean(0)
+        for d in range(4):
+            std = math.sqrt(float((zc[:, d] ** 2).sum()) / 11 + 1e-4)
+            variance += max(0.0, 1 - std) / 4 / 2
+            for e in range(4):
+                if d != e:
+                    covariance += (float((zc[:, d] * zc[:, e]).sum()) / 11) ** 2 / 4
+    assert terms["invariance"].item() == pytest.approx(invariance, rel=1e-5)
+    assert terms["variance"].item() == pytest.approx(variance, rel=1e-5)
+    assert terms["covariance"].item() == pytest.approx(covariance, rel=1e-5)
+    assert loss.item() == pytest.approx(25 * invariance + 25 * variance + covariance, rel=1e-5)
+
+
+def test_sinkhorn_follows_the_official_loop_and_equipartitions():
+    g = torch.Generator().manual_seed(4)
+    scores = torch.randn(32, 6, generator=g) * 0.1
+    q = torch.exp(scores / 0.05).T.double()  # the official code, step by step (K, B)
+    q /= q.sum()
+    for _ in range(3):
+        q /= q.sum(dim=1, keepdim=True)
+        q /= 6
+        q /= q.sum(dim=0, keepdim=True)
+        q /= 32
+    codes = sinkhorn(scores, 0.05, 3)
+    assert torch.allclose(codes.double(), (q * 32).T, rtol=1e-4, atol=1e-7)
+    assert torch.allclose(codes.sum(1), torch.ones(32), atol=1e-5)  # each sample's code is a distribution
+    balanced = sinkhorn(scores, 0.05, 200).sum(0)  # each prototype gets B / K of the batch
+    assert torch.allclose(balanced, torch.full((6,), 32 / 6), rtol=1e-3)

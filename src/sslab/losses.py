@@ -102,6 +102,80 @@ def dino_loss(student: torch.Tensor, teacher: torch.Tensor, center: torch.Tensor
         return ce[keep].mean()
 
 
+def negative_cosine(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """SimSiam's D(p, z) (Chen & He 2021): minus the mean cosine similarity of predictions p (B, D) with targets
+    z (B, D), the targets detached (stop-gradient). BYOL's 2 - 2 cos (Grill et al. 2020) is 2 + 2 x this."""
+    if p.shape != z.shape or p.ndim != 2:
+        raise ValueError(f"p and z must both be (B, D), got {tuple(p.shape)} and {tuple(z.shape)}")
+    with torch.autocast(p.device.type, enabled=False):
+        return -F.cosine_similarity(p.float(), z.detach().float(), dim=1).mean()
+
+
+def info_nce(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
+    """MoCo's InfoNCE (He et al. 2020): each query q[i] (B, D) against its key k[i] (B, D; detached: the momentum
+    encoder's) and the queue's keys (K, D) as negatives, all L2-normalised, at `temperature`."""
+    if q.shape != k.shape or q.ndim != 2 or queue.ndim != 2 or queue.shape[1] != q.shape[1]:
+        raise ValueError(f"q, k (B, D) and queue (K, D) expected, got {tuple(q.shape)}, {tuple(k.shape)}, "
+                         f"{tuple(queue.shape)}")
+    with torch.autocast(q.device.type, enabled=False):
+        q, k = F.normalize(q.float(), dim=1), F.normalize(k.detach().float(), dim=1)
+        negatives = q @ F.normalize(queue.detach().float(), dim=1).T  # (B, K)
+        logits = torch.cat([(q * k).sum(1, keepdim=True), negatives], dim=1) / temperature  # the key in column 0
+        return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.int64, device=q.device))
+
+
+def _off_diagonal_squares(c: torch.Tensor) -> torch.Tensor:
+    return c.pow(2).sum() - torch.diagonal(c).pow(2).sum()
+
+
+def barlow_twins(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3, eps: float = 1e-5) -> torch.Tensor:
+    """Barlow Twins (Zbontar et al. 2021), as its official code: the (D, D) cross-correlation of the two views'
+    embeddings (B, D), each standardised over the batch (BatchNorm without affine: biased variance + eps);
+    sum over the diagonal of (1 - c_ii)^2, plus lambd x the sum of the off-diagonal c_ij^2."""
+    if z1.shape != z2.shape or z1.ndim != 2:
+        raise ValueError(f"z1 and z2 must both be (B, D), got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    with torch.autocast(z1.device.type, enabled=False):
+        a, b = (F.batch_norm(z.float(), None, None, training=True, eps=eps) for z in (z1, z2))
+        c = a.T @ b / len(a)  # (D, D)
+        on = (torch.diagonal(c) - 1).pow(2).sum()
+        return on + lambd * _off_diagonal_squares(c)
+
+
+def vicreg(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, var_weight: float = 25.0,
+           cov_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """VICReg (Bardes et al. 2022), as its official code: invariance (the MSE between the views' embeddings
+    (B, D)), variance (the mean hinge max(0, 1 - std) of each dimension's standard deviation over the batch, with
+    1e-4 inside the square root, averaged over the views), covariance (the off-diagonal squares of each view's
+    (D, D) covariance, summed, / D, added over the views). Returns the weighted sum and the three terms."""
+    if z1.shape != z2.shape or z1.ndim != 2:
+        raise ValueError(f"z1 and z2 must both be (B, D), got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    with torch.autocast(z1.device.type, enabled=False):
+        x, y = z1.float(), z2.float()
+        invariance = F.mse_loss(x, y)
+        x, y = x - x.mean(0), y - y.mean(0)
+        std_x, std_y = (torch.sqrt(v.var(0) + 1e-4) for v in (x, y))
+        variance = (F.relu(1 - std_x).mean() + F.relu(1 - std_y).mean()) / 2
+        n, d = x.shape
+        covariance = sum(_off_diagonal_squares(v.T @ v / (n - 1)) for v in (x, y)) / d
+        loss = sim_weight * invariance + var_weight * variance + cov_weight * covariance
+        return loss, {"invariance": invariance.detach(), "variance": variance.detach(),
+                      "covariance": covariance.detach()}
+
+
+@torch.no_grad()
+def sinkhorn(scores: torch.Tensor, epsilon: float = 0.05, iterations: int = 3) -> torch.Tensor:
+    """SwAV's codes (Caron et al. 2020): the Sinkhorn-Knopp equipartition of B samples over K prototypes from
+    their scores (B, K), as its official code: Q = exp(scores / epsilon), then `iterations` rounds of making each
+    prototype's total 1/K and each sample's 1/B; returns (B, K) codes whose rows sum to 1."""
+    q = torch.exp((scores.float() - scores.float().max()) / epsilon).T  # (K, B); the shift cancels out
+    q /= q.sum()
+    k, b = q.shape
+    for _ in range(iterations):
+        q /= q.sum(dim=1, keepdim=True) * k
+        q /= q.sum(dim=0, keepdim=True) * b
+    return (q * b).T
+
+
 def ranking(z1: torch.Tensor, z2: torch.Tensor) -> dict[str, torch.Tensor]:
     """The UvA tutorial's SimCLR metrics: for each of the 2B anchors, the rank of its positive among the
     2B - 1 other embeddings by cosine similarity; returns top-1 and top-5 accuracy and the mean position
