@@ -1,5 +1,5 @@
 """Distributed training with torch.distributed (gloo, 2 processes on this CPU): the loss and gradients of
-SimCLR, SupCon and DINO on a global batch split over 2 ranks equal those of one process on the whole batch,
+SimCLR, SupCon, DINO, Barlow Twins, VICReg and SimSiam on a global batch split over 2 ranks equal those of one process on the whole batch,
 for encoders with and without BatchNorm; a 2-process study trains the one-process study's weights."""
 
 import json
@@ -85,7 +85,8 @@ def _worker(rank: int, world: int, name: str, encoder: str, init: str, out: str)
         dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("name, encoder", zip(["simclr", "supcon", "dino"], ENCODERS))  # each method and encoder once
+@pytest.mark.parametrize("name, encoder", [*zip(["simclr", "supcon", "dino"], ENCODERS),  # each method and encoder
+                                           *zip(["barlow_twins", "vicreg", "simsiam"], ENCODERS)])  # once
 def test_two_processes_equal_one_on_the_global_batch(name, encoder, tmp_path):
     """Loss and every gradient of 2 ranks equal one process's on the same global batch (1e-5). With BatchNorm
     (no SyncBatchNorm on CPUs), each rank normalises its own shard: the one process then computes the same
@@ -103,11 +104,14 @@ def test_two_processes_equal_one_on_the_global_batch(name, encoder, tmp_path):
     # DINO's loss is each rank's mean over its shard: their mean is the global batch's
     loss = (ranks[0]["loss"] + ranks[1]["loss"]) / 2 if name == "dino" else ranks[0]["loss"]
     torch.testing.assert_close(loss, single["loss"], atol=1e-5, rtol=0)
+    # Barlow Twins standardises each of 16 dimensions over the batch of 16 and sums 16 (1 - c_ii)^2: its
+    # gradients cancel large terms, and differ by up to 2e-5 of their scale with the order of float additions.
+    tol = 5e-5 if name == "barlow_twins" else 1e-5
     for k, v in single.items():
         if k != "loss":
             for r in ranks:  # DDP leaves every rank with the same averaged gradients (to 1e-5 of their scale:
                 # a conv bias's gradient sums 57,600 terms per image, and its float rounding reaches 1e-5 at 3.6)
-                assert (r[k] - v).abs().max() <= 1e-5 * max(1.0, float(v.abs().max())), f"{name} {k}"
+                assert (r[k] - v).abs().max() <= tol * max(1.0, float(v.abs().max())), f"{name} {k}"
     if has_bn:  # the emulation matters: statistics over the whole batch give other gradients
         assert any(not torch.allclose(whole_batch[k], single[k], atol=1e-4) for k in single if k.startswith("grad/"))
 

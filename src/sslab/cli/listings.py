@@ -17,18 +17,19 @@ def list_methods() -> None:
     from sslab import data
     from sslab.methods import REGISTRY
 
+    w = 2 + max(map(len, REGISTRY))  # the names' column
     for name, cls in sorted(REGISTRY.items()):
         doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
-        click.echo(f"{name:<12}{doc}")
+        click.echo(f"{name:<{w}}{doc}")
         from sslab.methods import TrainConfig
 
         shown = [f for f in dataclasses.fields(cls.Config)  # training settings only where there is training
                  if cls.Config.epochs or f.name not in {g.name for g in dataclasses.fields(TrainConfig)}]
         if shown:
-            click.echo(f"{'':<12}defaults: " + ", ".join(f"{f.name}={getattr(cls.Config(), f.name)}" for f in shown))
+            click.echo(f"{'':<{w}}defaults: " + ", ".join(f"{f.name}={getattr(cls.Config(), f.name)}" for f in shown))
         for fmt, module in data.REGISTRY.items():
             if name in getattr(module, "METHODS", {}):
-                click.echo(f"{'':<12}{fmt} data sets: "
+                click.echo(f"{'':<{w}}{fmt} data sets: "
                            + ", ".join(f"{k}={v}" for k, v in module.METHODS[name].items()))
 
 
