@@ -166,7 +166,8 @@ def vicreg(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, var_wei
 def sinkhorn(scores: torch.Tensor, epsilon: float = 0.05, iterations: int = 3) -> torch.Tensor:
     """SwAV's codes (Caron et al. 2020): the Sinkhorn-Knopp equipartition of B samples over K prototypes from
     their scores (B, K), as its official code: Q = exp(scores / epsilon), then `iterations` rounds of making each
-    prototype's total 1/K and each sample's 1/B; returns (B, K) codes whose rows sum to 1."""
+    prototype's total 1/K and each sample's 1/B; returns (B, K) codes whose rows sum to 1. The official code
+    all-reduces these sums over the ranks: under torchrun pass the global batch's scores (gathered)."""
     q = torch.exp((scores.float() - scores.float().max()) / epsilon).T  # (K, B); the shift cancels out
     q /= q.sum()
     k, b = q.shape

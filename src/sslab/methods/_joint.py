@@ -52,7 +52,8 @@ def mlp(widths: list[int], last_bn: bool = False) -> nn.Sequential:
 
 
 class JointEmbedding(Method):
-    """Encoder -> projector on two views; subclasses give `projector_widths` and `pair_loss`."""
+    """Encoder -> projector on two views; subclasses give `pair_loss` (and `embed` for more than the projector's
+    output, e.g. SimSiam's predictor)."""
 
     LAST_BN = False  # a BatchNorm after the projector's last Linear
 

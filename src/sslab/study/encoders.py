@@ -101,7 +101,7 @@ class Trainer:
                 (self.out / AHEAD / f"{key}{suffix}").unlink(missing_ok=True)
             with contextlib.suppress(OSError):  # the folder too, once empty
                 (self.out / AHEAD).rmdir()
-            return meta, ""
+            return meta, N_("the second process")
         if meta is None and self.cfg.cache and not self.cfg.force:
             meta, source = store.load(store.cache_dir(), key, method), N_("the cache")
         if distributed.world()[1] > 1 and main:  # every rank trains, or none: rank 0's finding decides
