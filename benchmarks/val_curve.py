@@ -76,7 +76,9 @@ def main() -> None:
         knn = KNNProbe().fit(h_fit, y_fit).score(h_val, y_val)
         method.train()  # extract() left it in eval mode
         curve.append((epoch, lin))
-        print(f"{epoch:>5}{rec.get('loss', float('nan')):>10.4f}{lin:>12.2%}{knn:>10.2%}{rec['seconds']:>9.1f}",
+        more = "  ".join(f"{k} {v:.4g}" for k, v in rec.items() if isinstance(v, float) and k not in
+                         ("loss", "seconds", "epoch", "lr"))  # the method's other logs (VICReg's terms, ...)
+        print(f"{epoch:>5}{rec.get('loss', float('nan')):>10.4f}{lin:>12.2%}{knn:>10.2%}{rec['seconds']:>9.1f}  {more}",
               flush=True)
 
     t0 = time.perf_counter()

@@ -17,7 +17,7 @@ ERROR_CASES = {
     "missing file": (["--data", "nowhere.npz"], "data not found: nowhere.npz"),
     "npz of something else": (["--data", "{tmp}/empty.npz"], "not a dataset sslab reads"),
     "wrong image shape": (["--data", "{tmp}/small.npz"], "imgs must be uint8 (N, 64, 64)"),
-    "unknown method": (["--methods", "raw,byol"], "unknown method 'byol'"),
+    "unknown method": (["--methods", "raw,nnclr"], "unknown method 'nnclr'"),
     "fraction above 1": (["--label-fraction", "1.5"], "label fraction must be in (0, 1]"),
     "fraction zero": (["--train-fraction", "0"], "train fraction must be in (0, 1]"),
     "zero epochs": (["--epochs", "0"], "epochs must be a positive number"),

@@ -1,5 +1,5 @@
 """Distributed training with torch.distributed (gloo, 2 processes on this CPU): the loss and gradients of
-SimCLR, SupCon, DINO, Barlow Twins, VICReg and SimSiam on a global batch split over 2 ranks equal those of one process on the whole batch,
+SimCLR, SupCon, DINO, Barlow Twins, VICReg, SimSiam, BYOL, MoCo, SwAV and MAE on a global batch split over 2 ranks equal those of one process on the whole batch,
 for encoders with and without BatchNorm; a 2-process study trains the one-process study's weights."""
 
 import json
@@ -21,7 +21,9 @@ ENCODERS = ("backbone", "encoder_core", "convnet")
 
 def _method(name: str, encoder: str = "backbone") -> methods.Method:
     torch.manual_seed(0)
-    settings = {"encoder": encoder, "batch_size": BATCH} | ({"proj_dim": 16} if name != "dino" else {})
+    settings = {"encoder": encoder, "batch_size": BATCH} | ({"proj_dim": 16} if name not in ("dino", "mae") else {}) | \
+        ({"queue_size": 40} if name in ("moco", "swav") else {}) | \
+        ({"freeze_prototypes": 0, "n_local": 1, "n_prototypes": 12} if name == "swav" else {})
     return methods.build(name, SHAPE, 3, settings).train()
 
 
@@ -67,7 +69,8 @@ def _step(m: methods.Method, model: torch.nn.Module, inputs) -> dict[str, torch.
     loss.backward()
     m.after_step(0.5)
     out = {"loss": loss.detach().reshape(1)} | {f"grad/{k}": p.grad for k, p in m.named_parameters() if p.grad is not None}
-    return out | ({"center": m.center.clone()} if hasattr(m, "center") else {})
+    # state the step leaves for the next one, made of the global batch: DINO's centre, MoCo's and SwAV's queues
+    return out | {k: getattr(m, k).clone() for k in ("center", "queue") if hasattr(m, k)}
 
 
 def _worker(rank: int, world: int, name: str, encoder: str, init: str, out: str) -> None:
@@ -86,7 +89,8 @@ def _worker(rank: int, world: int, name: str, encoder: str, init: str, out: str)
 
 
 @pytest.mark.parametrize("name, encoder", [*zip(["simclr", "supcon", "dino"], ENCODERS),  # each method and encoder
-                                           *zip(["barlow_twins", "vicreg", "simsiam"], ENCODERS)])  # once
+                                           *zip(["barlow_twins", "vicreg", "simsiam"], ENCODERS),  # once
+                                           *zip(["byol", "moco", "swav"], ENCODERS), ("mae", "vit_mini")])
 def test_two_processes_equal_one_on_the_global_batch(name, encoder, tmp_path):
     """Loss and every gradient of 2 ranks equal one process's on the same global batch (1e-5). With BatchNorm
     (no SyncBatchNorm on CPUs), each rank normalises its own shard: the one process then computes the same
@@ -101,8 +105,8 @@ def test_two_processes_equal_one_on_the_global_batch(name, encoder, tmp_path):
     ranks = [load_file(str(tmp_path / f"{r}.safetensors")) for r in range(WORLD)]
     single = {k.replace(".bn.", "."): v for k, v in single.items()}
     assert set(ranks[0]) == set(single) and len(single) > 3
-    # DINO's loss is each rank's mean over its shard: their mean is the global batch's
-    loss = (ranks[0]["loss"] + ranks[1]["loss"]) / 2 if name == "dino" else ranks[0]["loss"]
+    # DINO's and MAE's losses are each rank's mean over its shard: their mean is the global batch's
+    loss = (ranks[0]["loss"] + ranks[1]["loss"]) / 2 if name in ("dino", "mae") else ranks[0]["loss"]
     torch.testing.assert_close(loss, single["loss"], atol=1e-5, rtol=0)
     # Barlow Twins standardises each of 16 dimensions over the batch of 16 and sums 16 (1 - c_ii)^2: its
     # gradients cancel large terms, and differ by up to 2e-5 of their scale with the order of float additions.

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sslab.losses import (barlow_twins, dino_loss, info_nce, negative_cosine, nt_xent, ranking, sinkhorn, supcon,
+from sslab.losses import (barlow_twins, swav_loss, dino_loss, info_nce, negative_cosine, nt_xent, ranking, sinkhorn, supcon,
                           vae_loss, vicreg)
 
 
@@ -177,6 +177,18 @@ def test_info_nce_matches_a_loop_and_only_the_query_learns():
     assert q.grad is not None and k.grad is None and queue.grad is None
 
 
+def test_info_nce_without_a_queue_contrasts_the_batch_keys():
+    """MoCo v3's form: query i against every key of the batch, its own the positive."""
+    g = torch.Generator().manual_seed(5)
+    q, k = torch.randn(5, 3, generator=g, requires_grad=True), torch.randn(5, 3, generator=g)
+    t, total = 0.2, 0.0
+    for i in range(5):
+        qi = q[i].detach() / q[i].detach().norm()
+        logits = [float(qi @ (kj / kj.norm())) / t for kj in k]
+        total += -logits[i] + math.log(sum(math.exp(v) for v in logits))
+    assert info_nce(q, k, None, t).item() == pytest.approx(total / 5, rel=1e-5)
+
+
 def test_barlow_twins_matches_the_cross_correlation_entry_by_entry():
     g = torch.Generator().manual_seed(2)
     z1, z2 = torch.randn(16, 5, generator=g) * 3 + 1, torch.randn(16, 5, generator=g)
@@ -231,3 +243,24 @@ def test_sinkhorn_follows_the_official_loop_and_equipartitions():
     assert torch.allclose(codes.sum(1), torch.ones(32), atol=1e-5)  # each sample's code is a distribution
     balanced = sinkhorn(scores, 0.05, 200).sum(0)  # each prototype gets B / K of the batch
     assert torch.allclose(balanced, torch.full((6,), 32 / 6), rtol=1e-3)
+
+
+@pytest.mark.parametrize("with_queue", [False, True])
+def test_swav_loss_is_the_swapped_prediction_of_sinkhorn_codes(with_queue):
+    g = torch.Generator().manual_seed(6)
+    scores = torch.randn(4, 5, 3, generator=g, requires_grad=True)  # 4 crops (2 global), 5 images, 3 prototypes
+    queued = torch.randn(2, 7, 3, generator=g) if with_queue else None
+    t, total = 0.1, 0.0
+    for i in range(2):
+        s = scores[i].detach() if queued is None else torch.cat([scores[i].detach(), queued[i]])
+        q = sinkhorn(s, 0.05, 3)[:5]  # the codes of the batch's images only
+        for v in range(4):
+            if v != i:
+                for b in range(5):
+                    row = scores[v, b].detach() / t
+                    log_p = row - math.log(sum(math.exp(float(r)) for r in row))
+                    total += -float((q[b] * log_p).sum()) / 5 / 3
+    loss = swav_loss(scores, 2, t, 0.05, 3, queued)
+    assert loss.item() == pytest.approx(total / 2, rel=1e-5)
+    loss.backward()
+    assert scores.grad[2:].abs().sum() > 0  # the local crops only predict

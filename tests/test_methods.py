@@ -17,6 +17,7 @@ from sslab.train import extract, fit, lr_schedule
 NAMES = sorted(methods.REGISTRY)
 TRAINED = [n for n in NAMES if methods.REGISTRY[n].Config.epochs > 0]
 WITH_NET = [n for n in NAMES if "encoder" in {f.name for f in dataclasses.fields(methods.REGISTRY[n].Config)}]
+ANY_NET = [n for n in WITH_NET if n != "mae"]  # methods that take any encoder (mae takes ViTs: tests/test_mae.py)
 
 
 _WEIGHTS: dict = {}
@@ -132,7 +133,7 @@ def test_lr_schedule_warms_up_then_decays():
 
 
 @pytest.mark.parametrize("encoder, shape", [("convnet", (3, 32, 32)), ("backbone", (1, 28, 28))])
-@pytest.mark.parametrize("name", WITH_NET)
+@pytest.mark.parametrize("name", ANY_NET)
 def test_methods_take_another_encoder(name, encoder, shape):
     torch.manual_seed(0)
     overrides = {"encoder": encoder} | ({"epochs": 1, "batch_size": 16} if name in TRAINED else {})
@@ -153,7 +154,7 @@ def test_methods_take_another_encoder(name, encoder, shape):
             assert m.reconstruct(to_float(x[:4])).shape == (4, *shape)
 
 
-@pytest.mark.parametrize("name", WITH_NET)
+@pytest.mark.parametrize("name", ANY_NET)
 def test_features_from_a_named_layer(name):
     m = build(name, (1, 28, 28), 3, {"encoder": "convnet", "layer": "encoder.flatten"})
     m.prepare(torch.randint(0, 256, (32, 1, 28, 28), dtype=torch.uint8), torch.Generator().manual_seed(0))
@@ -250,17 +251,20 @@ def test_dino_ema_and_centre_updates(images, schedule, progress, expected_m):
     assert torch.allclose(m.center, 0.9 * 0.5 + 0.1 * teacher_mean, atol=1e-6)
 
 
-@pytest.mark.parametrize("teacher_bn", ["copy", "initial"])
+@pytest.mark.parametrize("teacher_bn", ["batch", "copy", "initial"])
 def test_dino_teacher_batchnorm_statistics(images, teacher_bn):
     m = methods.build("dino", (1, 64, 64), 3, {"teacher_bn": teacher_bn, "batch_size": 8})
     m.train()
-    m.loss(images.x[:8], images.y[:8], torch.Generator().manual_seed(0))  # the student's BN statistics move
     initial = [b.clone() for b in m.teacher.buffers()]
+    m.loss(images.x[:8], images.y[:8], torch.Generator().manual_seed(0))  # the student's BN statistics move
     m.after_step(0.1)
     student = list(m.encoder.buffers()) + list(m.head.buffers())
-    assert not m.teacher["encoder"].training  # the teacher stays in eval mode
+    assert m.teacher["encoder"].training == (teacher_bn == "batch")  # official: training mode; else eval mode
     for t, t0, s in zip(m.teacher.buffers(), initial, student):
-        assert torch.equal(t, s if teacher_bn == "copy" else t0)
+        if teacher_bn == "batch":  # its own batches' statistics: moved, and not the student's
+            assert t.dtype == torch.int64 or (not torch.equal(t, t0) and not torch.equal(t, s))
+        else:
+            assert torch.equal(t, s if teacher_bn == "copy" else t0)
     assert any(not torch.equal(a, b) for a, b in zip(initial, student))
 
 
@@ -354,6 +358,27 @@ def test_pretrained_loads_an_encoder_by_name_or_by_order(fmt, tmp_path):
         assert m.matched == how and not any(p.requires_grad for p in m.parameters())
         with torch.no_grad():
             assert torch.equal(m.features(x), expected)
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_pretrained_loads_the_encoder_part_of_a_bigger_checkpoint(named, tmp_path):
+    """A checkpoint that holds more than the encoder (the Neuromatch tutorial's VAE: the encoder's tensors, then a
+    log-variance head) loads its encoder by name under a prefix, or in order as the file's first tensors; the
+    rest is named in one line."""
+    torch.manual_seed(2)
+    net = nets.build("encoder_core", (1, 64, 64)).eval()
+    names = [f"encoder.{k}" if named else f"cnn{i}" for i, k in enumerate(net.state_dict())]
+    state = dict(zip(names, net.state_dict().values())) | {"logvar.weight": torch.randn(84, 84),
+                                                            "logvar.bias": torch.randn(84), "decoder.w": torch.ones(3)}
+    m = methods.build("pretrained", (1, 64, 64), 2,
+                      {"encoder": "encoder_core", "weights": _weights(tmp_path, state, "vae.pt")}).eval()
+    x = torch.rand(4, 1, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(m.features(x), net(x))
+    assert m.matched == ("names" if named else "order")
+    assert m.left_out == ["logvar.weight", "logvar.bias", "decoder.w"]
+    assert m.note() == (f"pretrained: {len(state) - 3} tensors loaded by {m.matched}; 3 left out: logvar.weight, "
+                        "logvar.bias, decoder.w")
 
 
 def test_pretrained_errors_say_what_does_not_match(tmp_path):

@@ -32,7 +32,7 @@ def test_describe_lists_every_encoder_with_its_width():
     assert [r[0] for r in rows] == NAMES
     assert all(r[1] and "\n" not in r[1] for r in rows)
     assert dict((r[0], r[2]) for r in rows) == {"encoder_core": 84, "convnet": 128, "backbone": 32, "resnet18": 512,
-                                                    "strided_convnet": 128}
+                                                    "strided_convnet": 128, "vit_tiny": 192, "vit_mini": 192}
     assert dict((r[0], r[2]) for r in nets.describe((1, 12, 12)))["backbone"] is None  # too small for it
 
 

@@ -79,7 +79,21 @@ def gather(t: torch.Tensor) -> torch.Tensor:
 
     with warnings.catch_warnings():  # deprecated for a private API in torch 2.13; still the public one
         warnings.simplefilter("ignore", FutureWarning)
-        return torch.cat(all_gather(t.contiguous()))
+        return torch.cat([_ContiguousGrad.apply(p) for p in all_gather(t.contiguous())])
+
+
+class _ContiguousGrad(torch.autograd.Function):
+    """The identity, whose backward makes the gradient contiguous. all_gather's backward on gloo scatters the
+    gradient pieces as laid out in memory: a strided gradient (the gathered tensor used transposed, as SwAV's
+    scores are) reached the other ranks scrambled, and its gradients were wrong with no error."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor) -> torch.Tensor:
+        return g.contiguous()
 
 
 @torch.no_grad()

@@ -111,14 +111,17 @@ def negative_cosine(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return -F.cosine_similarity(p.float(), z.detach().float(), dim=1).mean()
 
 
-def info_nce(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
+def info_nce(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor | None, temperature: float = 0.2) -> torch.Tensor:
     """MoCo's InfoNCE (He et al. 2020): each query q[i] (B, D) against its key k[i] (B, D; detached: the momentum
-    encoder's) and the queue's keys (K, D) as negatives, all L2-normalised, at `temperature`."""
-    if q.shape != k.shape or q.ndim != 2 or queue.ndim != 2 or queue.shape[1] != q.shape[1]:
+    encoder's) and the queue's keys (K, D) as negatives, all L2-normalised, at `temperature`. queue=None: MoCo v3's
+    form (Chen et al. 2021), the other rows of k are the negatives."""
+    if q.shape != k.shape or q.ndim != 2 or (queue is not None and (queue.ndim != 2 or queue.shape[1] != q.shape[1])):
         raise ValueError(f"q, k (B, D) and queue (K, D) expected, got {tuple(q.shape)}, {tuple(k.shape)}, "
-                         f"{tuple(queue.shape)}")
+                         f"{None if queue is None else tuple(queue.shape)}")
     with torch.autocast(q.device.type, enabled=False):
         q, k = F.normalize(q.float(), dim=1), F.normalize(k.detach().float(), dim=1)
+        if queue is None:  # row i's key in column i
+            return F.cross_entropy(q @ k.T / temperature, torch.arange(len(q), device=q.device))
         negatives = q @ F.normalize(queue.detach().float(), dim=1).T  # (B, K)
         logits = torch.cat([(q * k).sum(1, keepdim=True), negatives], dim=1) / temperature  # the key in column 0
         return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.int64, device=q.device))
@@ -175,6 +178,47 @@ def sinkhorn(scores: torch.Tensor, epsilon: float = 0.05, iterations: int = 3) -
         q /= q.sum(dim=1, keepdim=True) * k
         q /= q.sum(dim=0, keepdim=True) * b
     return (q * b).T
+
+
+def swav_loss(scores: torch.Tensor, n_global: int = 2, temperature: float = 0.1, epsilon: float = 0.05,
+              iterations: int = 3, queued: torch.Tensor | None = None) -> torch.Tensor:
+    """SwAV's swapped prediction (Caron et al. 2020), as its official code: for each global crop i, the codes q_i
+    (sinkhorn of its scores, no gradient) are predicted from every other crop v by a softmax of its scores at
+    `temperature`: the mean over crops v != i of -sum_k q_i log p_v, averaged over the global crops.
+
+    scores: (V, B, K) every crop's scores against the K prototypes (the first n_global the global crops);
+    queued: (n_global, Q, K) scores of queued embeddings of each global crop, which join the sinkhorn's batch
+    (their codes are dropped)."""
+    if scores.ndim != 3 or not 1 <= n_global <= len(scores) or len(scores) < 2:
+        raise ValueError(f"scores (V, B, K) with V >= 2 and 1 <= n_global <= V expected, got {tuple(scores.shape)}")
+    with torch.autocast(scores.device.type, enabled=False):
+        scores = scores.float()
+        log_p = (scores / temperature).log_softmax(dim=-1)  # (V, B, K)
+        total = scores.new_zeros(())
+        for i in range(n_global):
+            s = scores[i].detach()
+            if queued is not None:
+                s = torch.cat([s, queued[i].float()])
+            q = sinkhorn(s, epsilon, iterations)[: scores.shape[1]]  # (B, K)
+            others = [v for v in range(len(scores)) if v != i]
+            total = total - sum((q * log_p[v]).sum(-1).mean() for v in others) / len(others)
+        return total / n_global
+
+
+def mae_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, norm_pix: bool = True) -> torch.Tensor:
+    """MAE's reconstruction loss (He et al. 2022), as its official code: the mean squared error per patch between
+    predicted pixels pred (B, N, P) and the image's patches target (B, N, P), each target patch standardised by its
+    own mean and variance when norm_pix (unbiased variance, + 1e-6), averaged over the masked patches only
+    (mask (B, N): 1 masked, 0 visible)."""
+    if pred.shape != target.shape or pred.ndim != 3 or mask.shape != pred.shape[:2]:
+        raise ValueError(f"pred, target (B, N, P) and mask (B, N) expected, got {tuple(pred.shape)}, "
+                         f"{tuple(target.shape)}, {tuple(mask.shape)}")
+    with torch.autocast(pred.device.type, enabled=False):
+        target = target.float()
+        if norm_pix:
+            target = (target - target.mean(-1, keepdim=True)) / (target.var(-1, keepdim=True) + 1e-6) ** 0.5
+        per_patch = (pred.float() - target).pow(2).mean(-1)  # (B, N)
+        return (per_patch * mask).sum() / mask.sum()
 
 
 def ranking(z1: torch.Tensor, z2: torch.Tensor) -> dict[str, torch.Tensor]:

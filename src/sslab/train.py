@@ -215,6 +215,18 @@ def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
     return t.to(device)
 
 
+def clip(params: list[torch.Tensor], max_norm: float, per_parameter: bool = False) -> None:
+    """Scale gradients down to `max_norm`: their total norm (torch's clip_grad_norm_), or each parameter
+    tensor's own norm (DINO's official clip_gradients: coefficient max_norm / (norm + 1e-6), if below 1)."""
+    if not per_parameter:
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
+        return
+    grads = [p.grad for p in params if p.grad is not None]
+    if grads:
+        coefs = [torch.clamp(max_norm / (n + 1e-6), max=1.0) for n in torch._foreach_norm(grads)]
+        torch._foreach_mul_(grads, coefs)
+
+
 def model_step(model: nn.Module, method: Method, opt: torch.optim.Optimizer, inputs: tuple[torch.Tensor, ...],
                generator: torch.Generator | None, precision: str, done: float) -> dict[str, torch.Tensor]:
     """The model side of a step: forward and loss (model = prepare_model(method, ...)), backward, clipping,
@@ -224,7 +236,7 @@ def model_step(model: nn.Module, method: Method, opt: torch.optim.Optimizer, inp
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if method.cfg.clip_grad:
-        torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], method.cfg.clip_grad)
+        clip([p for g in opt.param_groups for p in g["params"]], method.cfg.clip_grad, method.cfg.clip_per_parameter)
     opt.step()
     method.after_step(done)
     return {**logs, "loss": loss.detach()}  # the loss that was backpropagated

@@ -1,4 +1,4 @@
-"""What the two-view joint-embedding methods share (Barlow Twins, VICReg, SimSiam): an encoder, an MLP projector,
+"""What the two-view joint-embedding methods share (Barlow Twins, VICReg, SimSiam, BYOL, MoCo): an encoder, an MLP projector,
 two random views of every image from a view recipe, and a loss on the two views' embeddings over the global batch.
 
 A helper, not a method: it registers nothing. Each method sets its projector's shape and its loss.
@@ -37,15 +37,16 @@ class JointConfig(NetConfig):
                 raise SslabError(f"{key} must be positive, got {getattr(self, key)}")
 
 
-def mlp(widths: list[int], last_bn: bool = False) -> nn.Sequential:
-    """Linear - BatchNorm - ReLU between the widths, a plain Linear last (then BatchNorm too with last_bn: SimSiam's).
-    A Linear followed by BatchNorm has no bias (BatchNorm removes it), as in Barlow Twins' and SimSiam's code."""
+def mlp(widths: list[int], last_bn: bool = False, bn: bool = True) -> nn.Sequential:
+    """Linear - BatchNorm - ReLU between the widths, a plain Linear last (then BatchNorm too with last_bn: SimSiam's;
+    bn=False: Linear - ReLU, MoCo v2's). A Linear followed by BatchNorm has no bias (BatchNorm removes it), as in
+    Barlow Twins' and SimSiam's code."""
     layers: list[nn.Module] = []
     for k, (d_in, d_out) in enumerate(zip(widths, widths[1:])):
         last = k == len(widths) - 2
-        layers.append(nn.Linear(d_in, d_out, bias=last and not last_bn))
+        layers.append(nn.Linear(d_in, d_out, bias=not bn or (last and not last_bn)))
         if not last:
-            layers += [nn.BatchNorm1d(d_out), nn.ReLU(inplace=True)]
+            layers += [nn.BatchNorm1d(d_out), nn.ReLU(inplace=True)] if bn else [nn.ReLU(inplace=True)]
         elif last_bn:
             layers.append(nn.BatchNorm1d(d_out, affine=False))
     return nn.Sequential(*layers)
@@ -61,8 +62,12 @@ class JointEmbedding(Method):
         super().__init__(cfg, image_shape, n_classes)
         self.encoder = nets.build(cfg.encoder, image_shape)
         d = self.encoder.feat_dim
-        self.projector = mlp([d, cfg.hidden_dim, cfg.hidden_dim, cfg.proj_dim], self.LAST_BN)
+        self.projector = self.make_projector(d)
         self.recipe = views.build(cfg.views)
+
+    def make_projector(self, d: int) -> nn.Module:
+        """feat_dim -> proj_dim (default: 3 layers, Barlow Twins', VICReg's and SimSiam's shape)."""
+        return mlp([d, self.cfg.hidden_dim, self.cfg.hidden_dim, self.cfg.proj_dim], self.LAST_BN)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.projector(self.encoder(x))  # (B, proj_dim)

@@ -24,6 +24,7 @@ class TrainConfig:
     warmup_epochs: float = 0.5  # linear warm-up length
     weight_decay: float = 0.0  # AdamW decoupled weight decay
     clip_grad: float = 0.0  # clip the gradients' total norm to this before each step; 0: no clipping
+    clip_per_parameter: bool = False  # clip each parameter tensor's gradient norm instead (DINO's official code)
 
     def __post_init__(self) -> None:
         if type(self).epochs > 0 and self.epochs <= 0:  # a method that trains by default needs epochs
@@ -80,6 +81,11 @@ class Method(nn.Module):
         """Other features worth probing beside `features`, by name: e.g. SimCLR's above its projection
         head, DINO's teacher. Each maps (B, C, H, W) float in [0, 1] to (B, D'). Default: none."""
         return {}
+
+    def note(self) -> str:
+        """One line worth telling the user once the method is built (e.g. what a weights file held beyond the
+        encoder); a study logs it. Default: nothing."""
+        return ""
 
     def figures(self) -> dict[str, tuple[Any, str]]:
         """Pictures of what this method learned, after training: {key: (sslab.plots.Plot, English caption)}

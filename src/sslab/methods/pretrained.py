@@ -3,9 +3,11 @@
 `weights` is a safetensors file or a PyTorch state dict (`torch.save(model.state_dict(), ...)`),
 read with `weights_only=True`, so a file can never run code (a pickled whole module is refused).
 Its tensors are matched to the encoder's by name, after removing the longest common prefix on
-either side (`encoder.`, `module.`, `backbone.` ...); failing that, by order and shape (a torch
-state dict keeps its order; safetensors sorts names); failing that, one error lists what does not
-match. Any other nn.Module comes in through the Python API: `Pretrained.wrap(module)` (see
+either side (`encoder.`, `module.`, `backbone.` ...) or under one prefix of the file's names, so a file
+that holds more than the encoder (a whole autoencoder, a classifier's head) loads its encoder part;
+failing that, in order and shape as the file's first tensors (a torch state dict keeps its order;
+safetensors sorts names); failing that, one error lists what does not match. What the file holds
+beyond the encoder is named in one line (`note()`, which a study logs). Any other nn.Module comes in through the Python API: `Pretrained.wrap(module)` (see
 sslab.study.run's `modules`). This is how features trained
 elsewhere (e.g. CLIP's, which would need a download here) enter a study beside sslab's own.
 """
@@ -61,18 +63,41 @@ def _strip(names: list[str]) -> list[str]:
     return [n[len(prefix):] for n in names]
 
 
-def load_matching(module: nn.Module, state: dict[str, torch.Tensor]) -> str:
-    """Copy `state` into module's parameters and buffers, matched by name (common prefixes removed)
-    or else by order and shape. Returns how it matched ("names" or "order"); raises SslabError with
-    the mismatches otherwise."""
+def _prefixes(names: list[str]) -> list[str]:
+    """Every dotted prefix of the names, "" first: "a.b.c" -> "", "a.", "a.b."."""
+    found = {""}
+    for n in names:
+        parts = n.split(".")[:-1]
+        found.update(".".join(parts[:i]) + "." for i in range(1, len(parts) + 1))
+    return sorted(found, key=len)
+
+
+def _by_name(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> dict[str, str] | None:
+    """{own name: file name} when every tensor of `own` (common prefix removed) is in the file under one prefix
+    with its shape; None otherwise. The file may hold more (a head, an optimiser's companion tensors)."""
+    mine = dict(zip(_strip(list(own)), own))
+    for prefix in _prefixes(list(state)):
+        pairs = {mine[k]: prefix + k for k in mine}
+        if all(v in state and state[v].shape == own[k].shape for k, v in pairs.items()):
+            return pairs
+    return None
+
+
+def load_matching(module: nn.Module, state: dict[str, torch.Tensor]) -> tuple[str, list[str]]:
+    """Copy `state` into module's parameters and buffers: matched by name (common prefixes removed, or under one
+    prefix of the file's names), or else in order and shape with the encoder's tensors the file's first ones.
+    Returns how it matched ("names" or "order") and the file's tensors left out; raises SslabError with the
+    mismatches when neither way matches."""
     own = module.state_dict()
+    pairs = _by_name(own, state)
+    if pairs is not None:
+        module.load_state_dict({k: state[v] for k, v in pairs.items()})
+        return "names", [k for k in state if k not in set(pairs.values())]
+    first = list(state.items())[: len(own)]
+    if len(first) == len(own) and all(a.shape == b.shape for a, (_, b) in zip(own.values(), first)):
+        module.load_state_dict({k: v for k, (_, v) in zip(own, first)})
+        return "order", list(state)[len(own):]
     mine, theirs = dict(zip(_strip(list(own)), own)), dict(zip(_strip(list(state)), state))
-    if set(mine) == set(theirs) and all(own[mine[k]].shape == state[theirs[k]].shape for k in mine):
-        module.load_state_dict({mine[k]: state[theirs[k]] for k in mine})
-        return "names"
-    if len(own) == len(state) and all(a.shape == b.shape for a, b in zip(own.values(), state.values())):
-        module.load_state_dict(dict(zip(own, state.values())))
-        return "order"
     missing = sorted(set(mine) - set(theirs))
     extra = sorted(set(theirs) - set(mine))
     shapes = [f"{k}: {tuple(state[theirs[k]].shape)} in the file, {tuple(own[mine[k]].shape)} here"
@@ -98,8 +123,14 @@ class Pretrained(Method):
         if not cfg.weights:
             raise SslabError("pretrained needs a weights file: --set pretrained.weights=PATH "
                              "(.safetensors, or a torch state dict) for --set pretrained.encoder=NAME")
-        self.matched = load_matching(self.encoder, read_weights(cfg.weights))
+        self.matched, self.left_out = load_matching(self.encoder, read_weights(cfg.weights))
         self.encoder.requires_grad_(False)
+
+    def note(self) -> str:
+        if self.cfg.weights and self.left_out:
+            return (f"pretrained: {len(self.encoder.state_dict())} tensors loaded by {self.matched}; "
+                    f"{len(self.left_out)} left out: {', '.join(self.left_out[:6])}{' ...' * (len(self.left_out) > 6)}")
+        return ""
 
     @classmethod
     def wrap(cls, module: nn.Module) -> "Pretrained":

@@ -37,7 +37,10 @@ class Trainer:
     def build(self, name: str, mcfg: methods.TrainConfig, n_classes: int) -> methods.Method:
         if name in self.modules:
             return methods.REGISTRY["pretrained"].wrap(self.modules[name]).to(self.device)
-        return methods.create(name, mcfg, self.images.shape, n_classes).to(self.device)
+        method = methods.create(name, mcfg, self.images.shape, n_classes).to(self.device)
+        if method.note():
+            self.log("  " + method.note())
+        return method
 
     def train(self, name: str, mcfg: methods.TrainConfig, idx: torch.Tensor, y: torch.Tensor,
               tag: str = "", main: bool = False) -> tuple[methods.Method, list]:
