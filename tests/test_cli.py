@@ -256,6 +256,12 @@ def test_listings(tmp_path):
     assert views.exit_code == 0 and "digits" in views.stdout and "skips: saturation, hue, grayscale" in views.stdout
     methods = runner.invoke(main, ["methods"])
     assert methods.exit_code == 0 and "dsprites data sets: temperature=0.1" in methods.stdout
+    listed = [line.split()[0] for line in methods.stdout.splitlines() if line[:1].isalpha()]
+    for name in ("byol", "moco", "barlow_twins", "vicreg", "simsiam", "swav", "mae"):
+        assert name in listed
+    families = [line for line in methods.stdout.splitlines() if line.startswith("[")]
+    assert families[0] == "[baselines]" and "[masked modelling]" in families and len(families) == 8
+    assert "vit_tiny" in encoders.stdout and "vit_mini" in encoders.stdout
 
 
 def test_help_explains_options():
@@ -366,3 +372,17 @@ def test_quiet_prints_only_the_table(tmp_path, monkeypatch):
                                   "--quiet", "--name", "q"])
     assert r.exit_code == 0 and r.stderr == "", r.stderr
     assert "random" in r.stdout and "report: " in r.stdout and "smoke test (--quick: 300 images" in r.stdout
+
+
+def test_a_study_runs_its_encoders_grouped_by_family_and_gives_mae_a_vit():
+    from sslab.data import from_arrays, splits
+    from sslab.study import StudyConfig, plan
+
+    images = from_arrays(torch.randint(0, 256, (200, 1, 32, 32), dtype=torch.uint8), torch.arange(200) % 4)
+    split = splits.make_split(images)
+    asked = ("mae", "swav", "simclr", "byol", "raw", "vicreg", "supervised", "moco", "vae", "random")
+    p = plan(StudyConfig(encoders=asked, analyses=()), images, split)
+    assert list(p.methods) == ["raw", "random", "vae", "supervised", "simclr", "moco", "byol", "vicreg", "swav", "mae"]
+    assert p.methods["mae"].encoder == "vit_mini" and p.methods["simclr"].encoder == "convnet"  # the data's default
+    vit = plan(StudyConfig(encoders=("mae",), analyses=(), encoder="vit_tiny"), images, split)
+    assert vit.methods["mae"].encoder == "vit_tiny"

@@ -51,6 +51,8 @@ def test_first_screen_contents_banner_and_what_ran(fresh):
            "(supervised 8))" in first
     assert "400 images of 1x64x64" in first and "Encoders: random, supervised." in first
     assert first.count("<tr>") == 4  # header, chance, two encoders
+    assert "<th>family</th>" in first and "<td>baselines</td><td>random</td>" in first  # each family named once
+    assert "<td>supervised</td><td>supervised</td>" in first
     anchors = re.findall(r"<a href='#([^']+)'>", page)
     assert len(anchors) >= 5 and all(f"id='{a}'" in page or f'id="{a}"' in page for a in anchors)
     assert "Images used: 400." in page and "1 <small>(recipe: 8)</small>" in page

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sslab import analyses, i18n, plots
+from sslab import analyses, i18n, methods, plots
 from sslab.errors import SslabError
 from sslab.html import figure, page, pct, table
 from sslab.i18n import N_, _
@@ -44,19 +44,23 @@ def encoder_names(results: dict[str, Any]) -> list[str]:
 
 def _main_table(results: dict[str, Any]) -> str:
     enc, chance = results["encoders"], results["chance"]
-    rows = [[html.escape(_("chance (majority class)")), "", "", pct(chance), pct(chance), "", ""]]
-    for n in encoder_names(results):
+    rows = [["", html.escape(_("chance (majority class)")), "", "", pct(chance), pct(chance), "", ""]]
+    shown = None
+    for n in encoder_names(results):  # grouped by family (the study runs them so); the family named once
         r = enc[n]
+        family = r.get("family", "")
+        label = html.escape(_(methods.FAMILIES.get(family, family))) if family != shown else ""
+        shown = family
         warn = "".join(f"<br><small>&#9888; {html.escape(i18n.text(w))}</small>" for w in r.get("warnings", []))
-        rows.append([html.escape(n) + warn, pct(r["train_accuracy"]), pct(r.get("val_accuracy")),
+        rows.append([label, html.escape(n) + warn, pct(r["train_accuracy"]), pct(r.get("val_accuracy")),
                      f"<b>{pct(r['test_accuracy'])}</b>", pct(r["knn_accuracy"]), str(r["feature_dim"]),
                      f"{r['seconds']:.0f} s"])
         for key, v in r.get("variants", {}).items():  # the same encoder read elsewhere (a head, a teacher)
-            rows.append([f"&nbsp;&nbsp;{html.escape(n)} ({html.escape(_(key))})", pct(v["train_accuracy"]),
+            rows.append(["", f"&nbsp;&nbsp;{html.escape(n)} ({html.escape(_(key))})", pct(v["train_accuracy"]),
                          pct(v.get("val_accuracy")), pct(v["test_accuracy"]), pct(v["knn_accuracy"]),
                          str(v["feature_dim"]), ""])
-    return table([_("encoder"), _("linear probe, train"), _("val"), _("test"), _("kNN (k=20), test"), _("features"),
-                  _("time")], rows)
+    return table([_("family"), _("encoder"), _("linear probe, train"), _("val"), _("test"), _("kNN (k=20), test"),
+                  _("features"), _("time")], rows)
 
 
 class Renderer:

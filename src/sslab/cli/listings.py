@@ -13,15 +13,19 @@ from sslab.cli.common import fail, language, main
 
 @main.command(name="methods")
 def list_methods() -> None:
-    """List the registered methods and their default settings."""
+    """List the registered methods by family, with their default settings."""
     from sslab import data
-    from sslab.methods import REGISTRY
+    from sslab.methods import FAMILIES, REGISTRY, TrainConfig, by_family
 
     w = 2 + max(map(len, REGISTRY))  # the names' column
-    for name, cls in sorted(REGISTRY.items()):
+    family = None
+    for name in by_family(sorted(REGISTRY)):
+        cls = REGISTRY[name]
+        if cls.family != family:
+            family = cls.family
+            click.echo(f"[{i18n.text(FAMILIES[family])}]")
         doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
         click.echo(f"{name:<{w}}{doc}")
-        from sslab.methods import TrainConfig
 
         shown = [f for f in dataclasses.fields(cls.Config)  # training settings only where there is training
                  if cls.Config.epochs or f.name not in {g.name for g in dataclasses.fields(TrainConfig)}]

@@ -14,10 +14,11 @@ import re
 from typing import Any
 
 from sslab.errors import SslabError
-from sslab.methods.base import REGISTRY, Method, TrainConfig, register
+from sslab.methods.base import FAMILIES, REGISTRY, Method, TrainConfig, register
 from sslab.settings import configure
 
-__all__ = ["REGISTRY", "Method", "TrainConfig", "register", "parse_encoder", "make_config", "build", "create"]
+__all__ = ["FAMILIES", "REGISTRY", "Method", "TrainConfig", "register", "parse_encoder", "family", "by_family",
+           "make_config", "build", "create"]
 
 for _mod in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_mod.name}")
@@ -34,6 +35,17 @@ def parse_encoder(name: str) -> tuple[str, dict[str, Any]]:
         return m["method"], {"neg_pairs": int(m["k"])}
     raise SslabError(f"unknown method {name!r}; known: {', '.join(sorted(REGISTRY))} "
                      f"(and simclr-<k>neg for k random negatives)")
+
+
+def family(name: str) -> str:
+    """The family key (methods.FAMILIES) of an encoder name's method."""
+    return REGISTRY[parse_encoder(name)[0]].family
+
+
+def by_family(names) -> list[str]:
+    """Encoder names grouped by family, in FAMILIES' order (the given order within a family)."""
+    order = list(FAMILIES)
+    return sorted(names, key=lambda n: order.index(family(n)))
 
 
 def make_config(method: str, overrides: dict[str, Any]) -> TrainConfig:

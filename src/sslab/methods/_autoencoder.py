@@ -38,6 +38,7 @@ class AEConfig(AETraining):
 
 
 class Autoencoder(Method):
+    family = "reconstruction"
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 

@@ -29,6 +29,7 @@ class BarlowTwinsConfig(JointConfig):
 
 @register
 class BarlowTwins(JointEmbedding):
+    family = "redundancy"
     Config = BarlowTwinsConfig
 
     def pair_loss(self, z, *more) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -11,7 +11,14 @@ from torch import nn
 
 from sslab import nets
 from sslab.errors import SslabError
+from sslab.i18n import N_
 from sslab.views.ops import to_float
+
+# The families a report groups encoders by, in its order: key -> what the report calls it
+FAMILIES = {"baseline": N_("baselines"), "reconstruction": N_("reconstruction"), "supervised": N_("supervised"),
+            "contrastive": N_("contrastive"), "distillation": N_("distillation / momentum"),
+            "redundancy": N_("redundancy reduction"), "clustering": N_("clustering"),
+            "masked": N_("masked modelling")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +59,12 @@ class Method(nn.Module):
     Config: ClassVar[type[TrainConfig]] = TrainConfig
     name: ClassVar[str] = ""
     uses_labels: ClassVar[bool] = False  # True: trained on labels, so label-efficiency studies retrain it
+    family: ClassVar[str] = "baseline"  # a key of FAMILIES
+
+    @classmethod
+    def accepts(cls, encoder: str) -> bool:
+        """Whether this method can build on the encoder `encoder` (a study gives it the data's default only if so)."""
+        return True
 
     def __init__(self, cfg: TrainConfig, image_shape: tuple[int, int, int], n_classes: int):
         super().__init__()

@@ -27,6 +27,7 @@ class BYOLConfig(MomentumConfig):
 
 @register
 class BYOL(MomentumJoint):
+    family = "distillation"
     Config = BYOLConfig
 
     def __init__(self, cfg: BYOLConfig, image_shape: tuple[int, int, int], n_classes: int):

@@ -111,6 +111,7 @@ class DINOHead(nn.Module):
 
 @register
 class DINO(Method):
+    family = "distillation"
     Config = DINOConfig
 
     def __init__(self, cfg: DINOConfig, image_shape: tuple[int, int, int], n_classes: int):

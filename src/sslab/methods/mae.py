@@ -53,6 +53,11 @@ def patchify(x: torch.Tensor, p: int) -> torch.Tensor:
 
 @register
 class MAE(Method):
+    family = "masked"
+
+    @classmethod
+    def accepts(cls, encoder: str) -> bool:
+        return encoder.startswith("vit")
     Config = MAEConfig
 
     def __init__(self, cfg: MAEConfig, image_shape: tuple[int, int, int], n_classes: int):

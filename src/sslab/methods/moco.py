@@ -42,6 +42,7 @@ class MoCoConfig(MomentumConfig):
 
 @register
 class MoCo(MomentumJoint):
+    family = "contrastive"
     Config = MoCoConfig
     TARGET = "momentum encoder"
 

@@ -70,6 +70,7 @@ class SimCLRConfig(ContrastiveConfig):
 
 @register
 class SimCLR(Method):
+    family = "contrastive"
     Config = SimCLRConfig
 
     def __init__(self, cfg: ContrastiveConfig, image_shape: tuple[int, int, int], n_classes: int):

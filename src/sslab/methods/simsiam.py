@@ -25,6 +25,7 @@ class SimSiamConfig(JointConfig):
 
 @register
 class SimSiam(JointEmbedding):
+    family = "distillation"
     Config = SimSiamConfig
     LAST_BN = True
 

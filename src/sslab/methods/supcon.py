@@ -25,6 +25,7 @@ class SupConConfig(ContrastiveConfig):
 
 @register
 class SupCon(SimCLR):
+    family = "supervised"
     Config = SupConConfig
     uses_labels = True
 

@@ -34,6 +34,7 @@ class SupervisedConfig(NetConfig):
 
 @register
 class Supervised(Method):
+    family = "supervised"
     Config = SupervisedConfig
     uses_labels = True
 

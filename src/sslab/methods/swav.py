@@ -60,6 +60,7 @@ class SwAVConfig(NetConfig):
 
 @register
 class SwAV(Method):
+    family = "clustering"
     Config = SwAVConfig
 
     def __init__(self, cfg: SwAVConfig, image_shape: tuple[int, int, int], n_classes: int):

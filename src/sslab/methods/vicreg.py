@@ -34,6 +34,7 @@ class VICRegConfig(JointConfig):
 
 @register
 class VICReg(JointEmbedding):
+    family = "redundancy"
     Config = VICRegConfig
 
     def pair_loss(self, z, *more) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

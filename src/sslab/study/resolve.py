@@ -113,10 +113,10 @@ def plan(cfg: StudyConfig, images: Images, split: splits.Split, device: torch.de
     recipe = getattr(fmt, "METHODS", {})  # the data's own method settings (e.g. dSprites: temperature 0.1)
     settings = parse_overrides(cfg.overrides)
     resolved, recipe_epochs = {}, {}
-    for name in cfg.encoders:
+    for name in methods.by_family(cfg.encoders):  # grouped by family: the report's tables and legends follow
         method, variant = methods.parse_encoder(name)
         cls = methods.REGISTRY[method]
-        fields = {f.name for f in dataclasses.fields(cls.Config)}
+        fields = {f.name for f in dataclasses.fields(cls.Config)} - ({"encoder"} if not cls.accepts(encoder) else set())
         values: dict[str, Any] = {k: v for k, v in (("encoder", encoder), ("views", views_name)) if k in fields}
         values |= recipe.get(method, {})
         values |= {**variant, **settings.get(method, {}), **settings.get(name, {})}

@@ -49,7 +49,7 @@ def encoders(ctx: StudyContext, shown: torch.Tensor) -> Encoded:
         ctx.step = f"probing {name}"
         with ctx.progress.task(_("fitting the probes on {name}'s {dim}-d features").format(name=name, dim=h.shape[1])):
             r = ctx.results[name] = probe(h, ctx.rows, split, ctx.new_probe)
-        r |= {"method": method.name, "trained_on": len(idx), "train_seconds": round(t_train, 2)}
+        r |= {"method": method.name, "family": method.family, "trained_on": len(idx), "train_seconds": round(t_train, 2)}
         out.confusions[name] = r.pop("confusion")
         for key, fn in method.variants().items():  # e.g. above SimCLR's head, DINO's teacher: probes only
             ctx.step = f"probing {name} ({key})"
