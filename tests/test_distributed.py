@@ -73,36 +73,48 @@ def _step(m: methods.Method, model: torch.nn.Module, inputs) -> dict[str, torch.
     return out | {k: getattr(m, k).clone() for k in ("center", "queue") if hasattr(m, k)}
 
 
-def _worker(rank: int, world: int, name: str, encoder: str, init: str, out: str) -> None:
+CASES = [*zip(["simclr", "supcon", "dino"], ENCODERS),  # each of the first methods with each encoder
+         *zip(["barlow_twins", "vicreg", "simsiam"], ENCODERS),  # then each method once
+         *zip(["byol", "moco", "swav"], ENCODERS), ("mae", "vit_mini")]
+
+
+def _worker(rank: int, world: int, init: str, out: str) -> None:
+    """Every case's step on this rank's shard, in one process group (one spawn for all cases)."""
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init}", rank=rank, world_size=world)
     try:
-        m = _method(name, encoder)
-        shard = tuple(t.chunk(world)[rank] for t in _inputs(m))
-        model = torch.nn.parallel.DistributedDataParallel(Step(m))
-        with distributed.sharded():
-            result = _step(m, model, shard)
-        save_file({k: v.contiguous() for k, v in result.items()}, f"{out}/{rank}.safetensors")
+        for name, encoder in CASES:
+            m = _method(name, encoder)
+            shard = tuple(t.chunk(world)[rank] for t in _inputs(m))
+            model = torch.nn.parallel.DistributedDataParallel(Step(m))
+            with distributed.sharded():
+                result = _step(m, model, shard)
+            save_file({k: v.contiguous() for k, v in result.items()}, f"{out}/{name}-{encoder}-{rank}.safetensors")
         dist.barrier()  # no rank leaves while the other still talks to it (gloo aborts otherwise)
     finally:
         dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("name, encoder", [*zip(["simclr", "supcon", "dino"], ENCODERS),  # each method and encoder
-                                           *zip(["barlow_twins", "vicreg", "simsiam"], ENCODERS),  # once
-                                           *zip(["byol", "moco", "swav"], ENCODERS), ("mae", "vit_mini")])
-def test_two_processes_equal_one_on_the_global_batch(name, encoder, tmp_path):
+@pytest.fixture(scope="module")
+def ranked(tmp_path_factory):
+    """The 2 ranks' results for every case (the processes start once: their start-up is most of the time)."""
+    out = tmp_path_factory.mktemp("ranks")
+    mp.spawn(_worker, args=(WORLD, str(out / "init"), str(out)), nprocs=WORLD, join=True)
+    return out
+
+
+@pytest.mark.parametrize("name, encoder", CASES)
+def test_two_processes_equal_one_on_the_global_batch(name, encoder, ranked):
     """Loss and every gradient of 2 ranks equal one process's on the same global batch (1e-5). With BatchNorm
     (no SyncBatchNorm on CPUs), each rank normalises its own shard: the one process then computes the same
     only with each BatchNorm doing so (PerRankBatchNorm); with whole-batch statistics the gradients differ."""
-    mp.spawn(_worker, args=(WORLD, name, encoder, str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD, join=True)
     m = _method(name, encoder)
     has_bn = any(isinstance(x, torch.nn.modules.batchnorm._BatchNorm) for x in m.modules())
     whole_batch = _step(m, Step(m), _inputs(m)) if has_bn else None
     m = _method(name, encoder)
     _per_rank_batchnorm(m)
     single = _step(m, Step(m), _inputs(m))
-    ranks = [load_file(str(tmp_path / f"{r}.safetensors")) for r in range(WORLD)]
+    ranks = [load_file(str(ranked / f"{name}-{encoder}-{r}.safetensors")) for r in range(WORLD)]
     single = {k.replace(".bn.", "."): v for k, v in single.items()}
     assert set(ranks[0]) == set(single) and len(single) > 3
     # DINO's and MAE's losses are each rank's mean over its shard: their mean is the global batch's

@@ -49,9 +49,15 @@ CASES = (
     Case("supcon", "rgb32", (("encoder", "convnet"), ("views", "lab"))),  # the MedMNIST lab's
     Case("dino", "rgb32", (("encoder", "convnet"),)),
     Case("simclr", "rgb96", (("encoder", "resnet18"), ("views", "simclr"), ("proj_dim", 128))),  # the UvA tutorial's
+    # the methods the field compares, as in the dSprites study (its network, views and batch 128)
+    *(Case(m, "dsprites", (("views", "dsprites"),)) for m in ("moco", "byol", "simsiam", "barlow_twins", "vicreg")),
+    Case("swav", "dsprites"),
+    Case("mae", "dsprites"),  # vit_mini
     # LightlySSL's CIFAR-10 benchmark: ResNet-18 with a CIFAR stem, batch 512, SimCLR views
     Case("simclr", "cifar10", (("encoder", "resnet18"), ("views", "simclr"), ("proj_dim", 128), ("batch_size", 512)),
          heavy=True),
+    *(Case(m, "cifar10", (("encoder", "resnet18"), ("views", "simclr"), ("batch_size", 512)), heavy=True)
+      for m in ("byol", "moco")),
 )
 
 
