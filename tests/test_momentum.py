@@ -174,3 +174,15 @@ def test_multicrop_passes_by_resolution():
     crops = m.inputs(torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8), None, torch.Generator().manual_seed(0))
     assert [c.shape[-1] for c in crops] == [32, 32, 16, 16]
     assert torch.isfinite(m.objective(crops)[0])
+
+
+@pytest.mark.parametrize("name", ["barlow_twins", "vicreg", "simsiam", "byol", "moco", "swav"])
+def test_without_a_projector_the_loss_reads_the_encoders_features(name, images):
+    m = _build(name, proj_dim=0, **({"queue_size": 16} if name == "moco" else {}))
+    assert isinstance(m.projector, torch.nn.Identity)
+    x = images.x[:8].float() / 255
+    torch.testing.assert_close(m(x), m.encoder(x) if name != "swav" else torch.nn.functional.normalize(m.encoder(x)))
+    loss, _ = m.loss(images.x[:8], images.y[:8], torch.Generator().manual_seed(0))
+    loss.backward()
+    assert torch.isfinite(loss) and next(m.encoder.parameters()).grad.abs().sum() > 0
+    assert "above the projector" not in m.variants()  # it would be the features themselves

@@ -25,16 +25,17 @@ class JointConfig(NetConfig):
     batch_size: int = 128
     lr: float = 2e-3
     hidden_dim: int = 512  # the projector's hidden width
-    proj_dim: int = 512  # its output width
+    proj_dim: int = 512  # its output width; 0: no projector, the loss reads the encoder's features
     views: str = "simclr"  # the view recipe (`sslab views`); a study sets the data's own
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.views not in views.REGISTRY:
             raise SslabError(f"views {self.views!r} is unknown; recipes: {', '.join(views.REGISTRY)}")
-        for key in ("hidden_dim", "proj_dim"):
-            if getattr(self, key) <= 0:
-                raise SslabError(f"{key} must be positive, got {getattr(self, key)}")
+        if self.hidden_dim <= 0:
+            raise SslabError(f"hidden_dim must be positive, got {self.hidden_dim}")
+        if self.proj_dim < 0:
+            raise SslabError(f"proj_dim must be 0 (no projector) or a positive width, got {self.proj_dim}")
 
 
 def mlp(widths: list[int], last_bn: bool = False, bn: bool = True) -> nn.Sequential:
@@ -62,7 +63,8 @@ class JointEmbedding(Method):
         super().__init__(cfg, image_shape, n_classes)
         self.encoder = nets.build(cfg.encoder, image_shape)
         d = self.encoder.feat_dim
-        self.projector = self.make_projector(d)
+        self.projector = self.make_projector(d) if cfg.proj_dim else nn.Identity()
+        self.embed_dim = cfg.proj_dim or d  # the width the loss reads
         self.recipe = views.build(cfg.views)
 
     def make_projector(self, d: int) -> nn.Module:
@@ -93,4 +95,4 @@ class JointEmbedding(Method):
         raise NotImplementedError
 
     def variants(self) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
-        return {"above the projector": self}  # the embedding the loss reads, probed too
+        return {"above the projector": self} if self.cfg.proj_dim else {}  # the embedding the loss reads, probed too

@@ -32,7 +32,7 @@ class BYOL(MomentumJoint):
 
     def __init__(self, cfg: BYOLConfig, image_shape: tuple[int, int, int], n_classes: int):
         super().__init__(cfg, image_shape, n_classes)
-        self.predictor = mlp([cfg.proj_dim, cfg.hidden_dim, cfg.proj_dim])
+        self.predictor = mlp([self.embed_dim, cfg.hidden_dim, self.embed_dim])
 
     def make_projector(self, d: int) -> nn.Module:
         return mlp([d, self.cfg.hidden_dim, self.cfg.proj_dim])

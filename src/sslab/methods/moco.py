@@ -48,8 +48,8 @@ class MoCo(MomentumJoint):
 
     def __init__(self, cfg: MoCoConfig, image_shape: tuple[int, int, int], n_classes: int):
         super().__init__(cfg, image_shape, n_classes)
-        self.predictor = mlp([cfg.proj_dim, cfg.hidden_dim, cfg.proj_dim]) if cfg.predictor else nn.Identity()
-        self.register_buffer("queue", F.normalize(torch.randn(cfg.queue_size, cfg.proj_dim), dim=1))
+        self.predictor = mlp([self.embed_dim, cfg.hidden_dim, self.embed_dim]) if cfg.predictor else nn.Identity()
+        self.register_buffer("queue", F.normalize(torch.randn(cfg.queue_size, self.embed_dim), dim=1))
         self._keys: torch.Tensor | None = None
 
     def make_projector(self, d: int) -> nn.Module:

@@ -31,7 +31,7 @@ class SimSiam(JointEmbedding):
 
     def __init__(self, cfg: SimSiamConfig, image_shape: tuple[int, int, int], n_classes: int):
         super().__init__(cfg, image_shape, n_classes)
-        self.predictor = mlp([cfg.proj_dim, max(1, cfg.proj_dim // 4), cfg.proj_dim])
+        self.predictor = mlp([self.embed_dim, max(1, self.embed_dim // 4), self.embed_dim])
 
     def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         z = self(x)

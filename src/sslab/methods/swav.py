@@ -5,7 +5,8 @@ and `n_prototypes` prototypes (a Linear without bias whose rows are re-normalise
 scores are its cosine similarities to the prototypes; the codes of the 2 global crops come from Sinkhorn-Knopp
 (3 iterations, epsilon 0.05) over the global batch (gathered from every rank), and sslab.losses.swav_loss
 predicts them from every other crop at temperature 0.1. Crops: the `multicrop` recipe (2 global crops and
-`n_local` local ones), encoded in one pass per crop size. The prototypes are frozen for the first
+`n_local` local ones), encoded in one pass per crop size; with `n_local = 0`, two views of the data's recipe
+(`views`) instead, as the two-view methods take them. The prototypes are frozen for the first
 `freeze_prototypes` epochs (zero gradients), as in the official code. `queue_size` > 0 keeps that many past
 global-crop embeddings of each global crop, which join the Sinkhorn batch once the queue is full (the official
 code's queue for small batches).
@@ -36,26 +37,29 @@ class SwAVConfig(NetConfig):
     batch_size: int = 128
     lr: float = 2e-3
     hidden_dim: int = 512
-    proj_dim: int = 128
+    proj_dim: int = 128  # 0: no projector, the encoder's features on the sphere
     n_prototypes: int = 256
     temperature: float = 0.1
     epsilon: float = 0.05  # Sinkhorn's entropic regularisation
     sinkhorn_iterations: int = 3
     freeze_prototypes: float = 1.0  # epochs with the prototypes frozen
     queue_size: int = 0  # past embeddings per global crop joining the Sinkhorn batch; 0: none
-    n_local: int = 2  # local crops per image (2 global crops always)
-    crops: str = "multicrop"  # a multi-crop view recipe
+    n_local: int = 2  # local crops per image (2 global crops always); 0: two views of `views` instead
+    crops: str = "multicrop"  # the multi-crop view recipe (when n_local > 0)
+    views: str = "simclr"  # the view recipe for the two views when n_local = 0; a study sets the data's own
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for key in ("hidden_dim", "proj_dim", "n_prototypes", "temperature", "epsilon", "sinkhorn_iterations"):
+        for key in ("hidden_dim", "n_prototypes", "temperature", "epsilon", "sinkhorn_iterations"):
             if getattr(self, key) <= 0:
                 raise SslabError(f"{key} must be positive, got {getattr(self, key)}")
-        for key in ("freeze_prototypes", "queue_size", "n_local"):
+        for key in ("proj_dim", "freeze_prototypes", "queue_size", "n_local"):
             if getattr(self, key) < 0:
                 raise SslabError(f"{key} must be >= 0, got {getattr(self, key)}")
         if self.crops not in views.REGISTRY or not hasattr(views.REGISTRY[self.crops], "n_local"):
             raise SslabError(f"crops must be a multi-crop view recipe (multicrop), got {self.crops!r}")
+        if self.views not in views.REGISTRY:
+            raise SslabError(f"views {self.views!r} is unknown; recipes: {', '.join(views.REGISTRY)}")
 
 
 @register
@@ -66,10 +70,11 @@ class SwAV(Method):
     def __init__(self, cfg: SwAVConfig, image_shape: tuple[int, int, int], n_classes: int):
         super().__init__(cfg, image_shape, n_classes)
         self.encoder = nets.build(cfg.encoder, image_shape)
-        self.projector = mlp([self.encoder.feat_dim, cfg.hidden_dim, cfg.proj_dim])
-        self.prototypes = nn.Linear(cfg.proj_dim, cfg.n_prototypes, bias=False)
-        self.register_buffer("queue", torch.zeros(2, cfg.queue_size, cfg.proj_dim))
-        self.recipe = views.build(cfg.crops, n_global=2, n_local=cfg.n_local)
+        d = cfg.proj_dim or self.encoder.feat_dim
+        self.projector = mlp([self.encoder.feat_dim, cfg.hidden_dim, d]) if cfg.proj_dim else nn.Identity()
+        self.prototypes = nn.Linear(d, cfg.n_prototypes, bias=False)
+        self.register_buffer("queue", torch.zeros(2, cfg.queue_size, d))
+        self.recipe = views.build(cfg.crops, n_global=2, n_local=cfg.n_local) if cfg.n_local else views.build(cfg.views)
         self.progress = 0.0  # the share of training done, from after_step
         self._queued: torch.Tensor | None = None
 
@@ -77,6 +82,9 @@ class SwAV(Method):
         return F.normalize(self.projector(self.encoder(x)), dim=-1)  # (B, proj_dim) on the unit sphere
 
     def inputs(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        if not self.cfg.n_local:  # two views of each image, one call
+            v = self.recipe(torch.cat([x, x]), generator)
+            return v[: len(x)], v[len(x):]
         return tuple(self.recipe(x, generator))  # 2 global, then n_local local crops
 
     def objective(self, inputs, generator=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -103,4 +111,4 @@ class SwAV(Method):
             self._queued = None
 
     def variants(self) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
-        return {"above the projector": self}
+        return {"above the projector": self} if self.cfg.proj_dim else {}
