@@ -31,8 +31,9 @@ def bench(only, device, threads, batch_size, precision, compile_, channels_last,
 
     Cases: supervised, vae, simclr and random on dSprites (1x64x64, encoder_core, batch 1000); pca,
     linear_ae, ae and the blog's simclr on MNIST-sized images; conv_ae, supcon and dino at 3x32x32;
-    the UvA tutorial's simclr (resnet18) at 3x96x96; on a GPU (or named: simclr/cifar10) LightlySSL's CIFAR-10
-    benchmark, simclr with resnet18 at 3x32x32, batch 512. Run nothing else meanwhile.
+    the UvA tutorial's simclr (resnet18) at 3x96x96; moco, byol, simsiam, barlow_twins, vicreg, swav and mae
+    (vit_mini) on dSprites as its study trains them (batch 128); on a GPU (or named: simclr/cifar10) LightlySSL's
+    CIFAR-10 benchmark, simclr, byol and moco with resnet18 at 3x32x32, batch 512. Run nothing else meanwhile.
     """
     import json
 
