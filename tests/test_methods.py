@@ -108,7 +108,7 @@ def test_encoder_names_and_overrides():
     with pytest.raises(dataclasses.FrozenInstanceError):
         m.cfg.epochs = 4
     with pytest.raises(SslabError, match="unknown method"):
-        methods.parse_encoder("byol")
+        methods.parse_encoder("nnclr")
     with pytest.raises(SslabError, match="unknown method"):
         methods.parse_encoder("vae-2neg")
     with pytest.raises(SslabError, match="no setting"):
