@@ -16,7 +16,7 @@ from sslab import nets, views
 from sslab.distributed import gather
 from sslab.errors import SslabError
 from sslab.methods._net import NetConfig
-from sslab.methods.base import Method
+from sslab.methods.base import Method, require
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,7 @@ class JointConfig(NetConfig):
         super().__post_init__()
         if self.views not in views.REGISTRY:
             raise SslabError(f"views {self.views!r} is unknown; recipes: {', '.join(views.REGISTRY)}")
-        if self.hidden_dim <= 0:
-            raise SslabError(f"hidden_dim must be positive, got {self.hidden_dim}")
+        require(self, positive=("hidden_dim",))
         if self.proj_dim < 0:
             raise SslabError(f"proj_dim must be 0 (no projector) or a positive width, got {self.proj_dim}")
 
@@ -51,6 +50,12 @@ def mlp(widths: list[int], last_bn: bool = False, bn: bool = True) -> nn.Sequent
         elif last_bn:
             layers.append(nn.BatchNorm1d(d_out, affine=False))
     return nn.Sequential(*layers)
+
+
+def two_views(recipe: Callable, x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two independent views of each image of the uint8 batch x, drawn in one call of the recipe."""
+    v = recipe(torch.cat([x, x]), generator)
+    return v[: len(x)], v[len(x):]
 
 
 class JointEmbedding(Method):
@@ -75,8 +80,7 @@ class JointEmbedding(Method):
         return self.projector(self.encoder(x))  # (B, proj_dim)
 
     def inputs(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-        v = self.recipe(torch.cat([x, x]), generator)  # two independent views of each image, one call
-        return v[: len(x)], v[len(x):]
+        return two_views(self.recipe, x, generator)
 
     def objective(self, inputs, generator=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         v1, v2 = inputs

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
-from sslab.errors import SslabError
 from sslab.losses import barlow_twins
 from sslab.methods._joint import JointConfig, JointEmbedding
-from sslab.methods.base import register
+from sslab.methods.base import register, require
 
 
 @dataclass(frozen=True)
@@ -23,8 +22,7 @@ class BarlowTwinsConfig(JointConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.lambd < 0:
-            raise SslabError(f"lambd must be >= 0, got {self.lambd}")
+        require(self, non_negative=("lambd",))
 
 
 @register

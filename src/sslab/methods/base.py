@@ -38,11 +38,17 @@ class TrainConfig:
             raise SslabError(f"epochs must be a positive number of epochs, got {self.epochs}")
         if type(self).epochs == 0 and self.epochs != 0:
             raise SslabError(f"epochs cannot be set: this method has nothing to train, got {self.epochs}")
-        for key, positive in (("batch_size", True), ("lr", True), ("epochs", False), ("warmup_epochs", False),
-                              ("weight_decay", False)):
-            value = getattr(self, key)
-            if value < 0 or (positive and value == 0):
-                raise SslabError(f"{key} must be {'positive' if positive else '>= 0'}, got {value}")
+        require(self, positive=("batch_size", "lr"), non_negative=("epochs", "warmup_epochs", "weight_decay"))
+
+
+def require(cfg: Any, positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = ()) -> None:
+    """Raise SslabError naming the first of cfg's settings `positive` that is not > 0, or `non_negative` below 0."""
+    for key in positive:
+        if not getattr(cfg, key) > 0:
+            raise SslabError(f"{key} must be positive, got {getattr(cfg, key)}")
+    for key in non_negative:
+        if getattr(cfg, key) < 0:
+            raise SslabError(f"{key} must be >= 0, got {getattr(cfg, key)}")
 
 
 class Method(nn.Module):

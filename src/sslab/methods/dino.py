@@ -36,8 +36,8 @@ from torch import nn
 from sslab import distributed, nets, views
 from sslab.errors import SslabError
 from sslab.losses import dino_loss
-from sslab.methods.base import Method, register
-from sslab.methods._momentum import ema_, momentum_at
+from sslab.methods.base import Method, register, require
+from sslab.methods._momentum import SCHEDULES, ema_, momentum_at
 from sslab.methods._multicrop import by_size
 from sslab.methods._net import NetConfig
 from sslab.methods.base import frozen_features
@@ -73,19 +73,15 @@ class DINOConfig(NetConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for key in ("hidden_dim", "out_dim", "student_temp", "teacher_temp", "warmup_teacher_temp"):
-            if getattr(self, key) <= 0:
-                raise SslabError(f"{key} must be positive, got {getattr(self, key)}")
+        require(self, positive=("hidden_dim", "out_dim", "student_temp", "teacher_temp", "warmup_teacher_temp"),
+                non_negative=("n_local", "local_size", "freeze_last_layer", "warmup_teacher_temp_epochs"))
         for key in ("center_momentum", "momentum"):
             if not 0 <= getattr(self, key) <= 1:
                 raise SslabError(f"{key} must be in [0, 1], got {getattr(self, key)}")
-        for key, choices in (("momentum_schedule", ("constant", "cosine")), ("teacher_bn", TEACHER_BN),
+        for key, choices in (("momentum_schedule", SCHEDULES), ("teacher_bn", TEACHER_BN),
                              ("features_from", ("student", "teacher"))):
             if getattr(self, key) not in choices:
                 raise SslabError(f"{key} must be one of {', '.join(choices)}, got {getattr(self, key)!r}")
-        for key in ("n_local", "local_size", "freeze_last_layer", "warmup_teacher_temp_epochs"):
-            if getattr(self, key) < 0:
-                raise SslabError(f"{key} must be >= 0, got {getattr(self, key)}")
         if self.crops not in views.REGISTRY or not hasattr(views.REGISTRY[self.crops], "n_local"):
             raise SslabError(f"crops must be a multi-crop view recipe (multicrop), got {self.crops!r}")
 

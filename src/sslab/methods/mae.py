@@ -18,7 +18,7 @@ from sslab import nets
 from sslab.errors import SslabError
 from sslab.losses import mae_loss
 from sslab.methods._net import NetConfig
-from sslab.methods.base import Method, register
+from sslab.methods.base import Method, register, require
 from sslab.nets.vit import ViT, blocks, sincos_2d
 from sslab.views.ops import to_float
 
@@ -40,9 +40,7 @@ class MAEConfig(NetConfig):
         super().__post_init__()
         if not 0 <= self.mask_ratio < 1:
             raise SslabError(f"mask_ratio must be in [0, 1), got {self.mask_ratio}")
-        for key in ("decoder_dim", "decoder_depth", "decoder_heads"):
-            if getattr(self, key) <= 0:
-                raise SslabError(f"{key} must be positive, got {getattr(self, key)}")
+        require(self, positive=("decoder_dim", "decoder_depth", "decoder_heads"))
 
 
 def patchify(x: torch.Tensor, p: int) -> torch.Tensor:

@@ -18,11 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sslab.errors import SslabError
 from sslab.losses import info_nce
 from sslab.methods._joint import mlp
 from sslab.methods._momentum import MomentumConfig, MomentumJoint
-from sslab.methods.base import register
+from sslab.methods.base import register, require
 
 
 @dataclass(frozen=True)
@@ -34,10 +33,7 @@ class MoCoConfig(MomentumConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.temperature <= 0:
-            raise SslabError(f"temperature must be positive, got {self.temperature}")
-        if self.queue_size < 0:
-            raise SslabError(f"queue_size must be >= 0, got {self.queue_size}")
+        require(self, positive=("temperature",), non_negative=("queue_size",))
 
 
 @register

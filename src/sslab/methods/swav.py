@@ -25,18 +25,13 @@ from sslab import nets, views
 from sslab.distributed import gather
 from sslab.errors import SslabError
 from sslab.losses import swav_loss
-from sslab.methods._joint import mlp
+from sslab.methods._joint import JointConfig, mlp, two_views
 from sslab.methods._multicrop import by_size
-from sslab.methods._net import NetConfig
-from sslab.methods.base import Method, register
+from sslab.methods.base import Method, register, require
 
 
 @dataclass(frozen=True)
-class SwAVConfig(NetConfig):
-    epochs: int = 40
-    batch_size: int = 128
-    lr: float = 2e-3
-    hidden_dim: int = 512
+class SwAVConfig(JointConfig):
     proj_dim: int = 128  # 0: no projector, the encoder's features on the sphere
     n_prototypes: int = 256
     temperature: float = 0.1
@@ -45,21 +40,14 @@ class SwAVConfig(NetConfig):
     freeze_prototypes: float = 1.0  # epochs with the prototypes frozen
     queue_size: int = 0  # past embeddings per global crop joining the Sinkhorn batch; 0: none
     n_local: int = 2  # local crops per image (2 global crops always); 0: two views of `views` instead
-    crops: str = "multicrop"  # the multi-crop view recipe (when n_local > 0)
-    views: str = "simclr"  # the view recipe for the two views when n_local = 0; a study sets the data's own
+    crops: str = "multicrop"  # the multi-crop view recipe (when n_local > 0; else two views of `views`)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for key in ("hidden_dim", "n_prototypes", "temperature", "epsilon", "sinkhorn_iterations"):
-            if getattr(self, key) <= 0:
-                raise SslabError(f"{key} must be positive, got {getattr(self, key)}")
-        for key in ("proj_dim", "freeze_prototypes", "queue_size", "n_local"):
-            if getattr(self, key) < 0:
-                raise SslabError(f"{key} must be >= 0, got {getattr(self, key)}")
+        require(self, positive=("n_prototypes", "temperature", "epsilon", "sinkhorn_iterations"),
+                non_negative=("freeze_prototypes", "queue_size", "n_local"))
         if self.crops not in views.REGISTRY or not hasattr(views.REGISTRY[self.crops], "n_local"):
             raise SslabError(f"crops must be a multi-crop view recipe (multicrop), got {self.crops!r}")
-        if self.views not in views.REGISTRY:
-            raise SslabError(f"views {self.views!r} is unknown; recipes: {', '.join(views.REGISTRY)}")
 
 
 @register
@@ -82,9 +70,8 @@ class SwAV(Method):
         return F.normalize(self.projector(self.encoder(x)), dim=-1)  # (B, proj_dim) on the unit sphere
 
     def inputs(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-        if not self.cfg.n_local:  # two views of each image, one call
-            v = self.recipe(torch.cat([x, x]), generator)
-            return v[: len(x)], v[len(x):]
+        if not self.cfg.n_local:
+            return two_views(self.recipe, x, generator)
         return tuple(self.recipe(x, generator))  # 2 global, then n_local local crops
 
     def objective(self, inputs, generator=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

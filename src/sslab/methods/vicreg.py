@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
-from sslab.errors import SslabError
 from sslab.losses import vicreg
 from sslab.methods._joint import JointConfig, JointEmbedding
-from sslab.methods.base import register
+from sslab.methods.base import register, require
 
 
 @dataclass(frozen=True)
@@ -27,9 +26,7 @@ class VICRegConfig(JointConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for key in ("sim_weight", "var_weight", "cov_weight"):
-            if getattr(self, key) < 0:
-                raise SslabError(f"{key} must be >= 0, got {getattr(self, key)}")
+        require(self, non_negative=("sim_weight", "var_weight", "cov_weight"))
 
 
 @register
