@@ -33,6 +33,7 @@ def test_the_helper_takes_the_split_that_ends_soonest():
 @pytest.fixture
 def trainer(tmp_path, monkeypatch):
     monkeypatch.setattr(ahead, "MIN_IMAGES", 0)
+    before = torch.get_num_threads()
     torch.set_num_threads(2)
     images = dsprites.generate(200)
     cfg = StudyConfig(n_images=200, cache=False)
@@ -40,7 +41,7 @@ def trainer(tmp_path, monkeypatch):
     t.ahead = helper = Ahead(t)
     yield t
     helper.close(wait=0)
-    torch.set_num_threads(2)
+    torch.set_num_threads(before)
 
 
 def test_the_helper_trains_what_this_process_would_and_hands_it_over(trainer):

@@ -16,9 +16,9 @@ BASE = StudyConfig(n_images=300, encoders=("raw", "supervised", "vae"), epochs=1
                    overrides=("labels.per_class=(20,)", "labels.fractions=()"))
 
 
-def _run(tmp_path, name, cfg=BASE):
+def _run(tmp_path, name, cfg=BASE, draw=False):
     logs: list[str] = []
-    results = run(cfg, tmp_path / name, log=logs.append)
+    results = run(cfg, tmp_path / name, log=logs.append, draw=draw)
     return results, "\n".join(logs)
 
 
@@ -43,7 +43,7 @@ def test_a_second_study_loads_its_encoders_from_the_cache(tmp_path, first_run):
     assert first["cached"] == {} and "from the cache" not in log1
     entries = sorted(store.cache_dir().glob("*.json"))
     assert len(entries) == 3  # supervised, vae, and supervised retrained on 20 labels per class
-    second, log2 = _run(tmp_path, "second")
+    second, log2 = _run(tmp_path, "second", draw=True)
     assert second["cached"] == {"supervised": "the cache", "vae": "the cache",
                                 "supervised on 60 labels": "the cache"}
     assert " epochs on " not in log2  # nothing trained: "name: training N epochs on M images"

@@ -187,17 +187,17 @@ def test_every_method_in_one_study(tmp_path, monkeypatch):
     assert "pca: The first" in (tmp_path / "runs" / "zoo" / "report.html").read_text()
 
 
-REAL = {  # data -> (options, what must hold of results.json)
-    "pneumoniamnist.npz": (["--n-images", "600"], dict(format="medmnist", classes=["normal", "pneumonia"],
+REAL = {  # data -> (options, what must hold of results.json); the report is drawn for one of them
+    "pneumoniamnist.npz": (["--n-images", "600", "--no-report"], dict(format="medmnist", classes=["normal", "pneumonia"],
                                                          views="lab", encoder="convnet")),
     "retinamnist.npz": (["--n-images", "800", "--protocol", "lab"],
                         dict(format="medmnist", views="lab", encoder="convnet", held_out=2)),
-    "mnist": (["--n-images", "2000", "--protocol", "blog"], dict(format="mnist", views="digits",
+    "mnist": (["--n-images", "2000", "--protocol", "blog", "--no-report"], dict(format="mnist", views="digits",
                                                                   encoder="encoder_core", labelled=200)),
-    "cifar10-jpeg": (["--n-images", "600"], dict(format="folder", views="simclr", encoder="convnet",
+    "cifar10-jpeg": (["--n-images", "600", "--no-report"], dict(format="folder", views="simclr", encoder="convnet",
                                                  classes=["airplane", "automobile", "bird", "cat", "deer", "dog",
                                                           "frog", "horse", "ship", "truck"])),
-    "dsprites_subset.npz": (["--n-images", "600", "--analyses", "factors"], dict(format="dsprites", views="dsprites",
+    "dsprites_subset.npz": (["--n-images", "600", "--analyses", "factors", "--no-report"], dict(format="dsprites", views="dsprites",
                                                                                  encoder="encoder_core")),
 }
 
@@ -231,7 +231,11 @@ def test_quick_study_on_real_data(name, tmp_path, monkeypatch, request):
         assert res["n_probe"] == expect["labelled"] and res["n_train"] == res["split"]["train"] - expect["labelled"]
     if expect["format"] == "dsprites":
         assert res["config"]["methods"]["simclr"]["temperature"] == 0.1 and "factors" in res
-    assert (tmp_path / "runs" / "r" / "report.html").stat().st_size > 10_000
+    if "--no-report" in options:  # results.json and the figures' data, for `sslab report` to draw later
+        assert not (tmp_path / "runs" / "r" / "report.html").exists() and "no report drawn" in r.stdout
+        assert all((tmp_path / "runs" / "r" / f).with_suffix(".json").is_file() for f in res["figures"].values())
+    else:
+        assert (tmp_path / "runs" / "r" / "report.html").stat().st_size > 10_000
 
 
 def test_print_config_round_trips_through_a_study_file(tmp_path):
@@ -351,7 +355,7 @@ def test_an_interrupt_is_one_line_and_exit_130(sig, tmp_path):
 
 def test_two_runs_of_one_name_never_share_a_folder(tmp_path):
     args = ("run", "--methods", "random,supervised", "--epochs", "1", "--n-images", "400", "--analyses", "none",
-            "--out", "runs", "--name", "same")
+            "--no-report", "--out", "runs", "--name", "same")
     first, second = _start(*args, cwd=tmp_path), _start(*args, cwd=tmp_path)
     done = [(p.wait(timeout=300), p.stderr.read()) for p in (first, second)]
     codes = sorted(code for code, _ in done)
@@ -363,7 +367,9 @@ def test_two_runs_of_one_name_never_share_a_folder(tmp_path):
     results = json.loads((tmp_path / "runs" / "same" / "results.json").read_text())
     assert list(results["encoders"]) == ["random", "supervised"]
     assert (tmp_path / "runs" / "same" / "encoders" / "supervised.safetensors").is_file()
-    assert not (tmp_path / "runs" / "same.partial").exists()
+    assert not (tmp_path / "runs" / "same.partial").exists() and not (tmp_path / "runs" / "same" / "report.html").exists()
+    drawn = CliRunner().invoke(main, ["report", str(tmp_path / "runs" / "same")])  # --no-report: drawn later
+    assert drawn.exit_code == 0 and "<figure>" in (tmp_path / "runs" / "same" / "report.html").read_text()
 
 
 def test_quiet_prints_only_the_table(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
 import dataclasses
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -37,14 +38,18 @@ def build(name, shape, n_classes, overrides=None):
     return methods.build(name, shape, n_classes, overrides)
 
 
+SHAPE = (1, 32, 32)  # dSprites at half its side: every code path of the study's 64 px at a quarter of the work
+
+
 @pytest.fixture(scope="module")
 def images():
-    return dsprites.generate(256, seed=0)
+    im = dsprites.generate(256, seed=0)
+    return SimpleNamespace(x=im.x[:, :, ::2, ::2].contiguous(), y=im.y)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_features_shape_and_determinism(name, images):
-    m = build(name, (1, 64, 64), 3)
+    m = build(name, SHAPE, 3)
     m.prepare(images.x, torch.Generator().manual_seed(0))  # e.g. BatchNorm statistics of the random encoder
     h = extract(m, images.x[:10], precision="fp32")
     assert h.ndim == 2 and len(h) == 10 and torch.isfinite(h).all()
@@ -54,7 +59,7 @@ def test_features_shape_and_determinism(name, images):
 @pytest.mark.parametrize("name", TRAINED)
 def test_loss_is_finite_and_decreases(name, images):
     torch.manual_seed(0)
-    m = build(name, (1, 64, 64), 3, {"epochs": 1, "batch_size": 64})
+    m = build(name, SHAPE, 3, {"epochs": 1, "batch_size": 64})
     x, y = images.x[:64], images.y[:64]
     opt = torch.optim.Adam(m.parameters(), 1e-3)
     m.train()
@@ -70,7 +75,7 @@ def test_loss_is_finite_and_decreases(name, images):
 
 @pytest.mark.parametrize("name", TRAINED)
 def test_fit_runs_the_loop(name, images):
-    m = build(name, (1, 64, 64), 3, {"epochs": 2, "batch_size": 64})
+    m = build(name, SHAPE, 3, {"epochs": 2, "batch_size": 64})
     seen = []
     hist = fit(m, images.x, images.y, torch.Generator().manual_seed(0), "auto",
                progress=lambda e, n, r: seen.append((e, n)))
@@ -81,13 +86,13 @@ def test_fit_runs_the_loop(name, images):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_save_and_load_roundtrip(name, images, tmp_path):
-    m = build(name, (1, 64, 64), 3)
+    m = build(name, SHAPE, 3)
     m.prepare(images.x, torch.Generator().manual_seed(0))
     state = m.state_dict()
     if not state:
         pytest.skip(f"{name} has no state")
     save_file({k: v.contiguous() for k, v in state.items()}, str(tmp_path / "m.safetensors"))
-    m2 = build(name, (1, 64, 64), 3)
+    m2 = build(name, SHAPE, 3)
     with torch.no_grad():  # m2 starts elsewhere (pretrained loads the same file as m when built): only loading
         for v in m2.state_dict().values():  # can bring it back
             if v.is_floating_point():
@@ -102,7 +107,7 @@ def test_save_and_load_roundtrip(name, images, tmp_path):
 
 def test_encoder_names_and_overrides():
     assert methods.parse_encoder("simclr-2neg") == ("simclr", {"neg_pairs": 2})
-    m = methods.build("simclr-5neg", (1, 64, 64), 3, {"temperature": "0.2", "epochs": "3"})
+    m = methods.build("simclr-5neg", SHAPE, 3, {"temperature": "0.2", "epochs": "3"})
     assert m.cfg.neg_pairs == 5 and m.cfg.temperature == 0.2 and m.cfg.epochs == 3
     assert dataclasses.is_dataclass(m.cfg)
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -112,17 +117,17 @@ def test_encoder_names_and_overrides():
     with pytest.raises(SslabError, match="unknown method"):
         methods.parse_encoder("vae-2neg")
     with pytest.raises(SslabError, match="no setting"):
-        methods.build("simclr", (1, 64, 64), 3, {"temprature": 0.1})
+        methods.build("simclr", SHAPE, 3, {"temprature": 0.1})
     with pytest.raises(SslabError, match="epochs must be a positive"):
-        methods.build("vae", (1, 64, 64), 3, {"epochs": 0})
+        methods.build("vae", SHAPE, 3, {"epochs": 0})
     with pytest.raises(SslabError, match=r"simclr\.neg_pairs must be in 1..254"):
-        methods.build("simclr-0neg", (1, 64, 64), 3)
+        methods.build("simclr-0neg", SHAPE, 3)
     with pytest.raises(SslabError, match="temperature must be positive"):
-        methods.build("simclr", (1, 64, 64), 3, {"temperature": 0})
+        methods.build("simclr", SHAPE, 3, {"temperature": 0})
     with pytest.raises(SslabError, match=r"supervised\.lr must be positive, got -1"):
-        methods.build("supervised", (1, 64, 64), 3, {"lr": -1})
+        methods.build("supervised", SHAPE, 3, {"lr": -1})
     with pytest.raises(SslabError, match="expected float"):
-        methods.build("vae", (1, 64, 64), 3, {"beta": "high"})
+        methods.build("vae", SHAPE, 3, {"beta": "high"})
 
 
 def test_lr_schedule_warms_up_then_decays():
@@ -184,7 +189,7 @@ def test_unknown_encoder_or_layer_is_a_clear_error():
 def test_methods_train_and_encode_on_cuda(name, images):
     """Everything on the GPU, the generator included: no CPU-only randperm or randn may sneak in."""
     dev = torch.device("cuda")
-    m = build(name, (1, 64, 64), 3, {"epochs": 1, "batch_size": 64} if name in TRAINED else {}).to(dev)
+    m = build(name, SHAPE, 3, {"epochs": 1, "batch_size": 64} if name in TRAINED else {}).to(dev)
     x, y = images.x.to(dev), images.y.to(dev)
     fit(m, x, y, torch.Generator(dev).manual_seed(0), "bf16")
     h = extract(m, x[:16])
@@ -208,7 +213,7 @@ def test_pca_matches_scikit_learn():
 
 
 def test_pca_features_and_reconstruction(images):
-    m = methods.build("pca", (1, 64, 64), 3, {"k": 20})
+    m = methods.build("pca", SHAPE, 3, {"k": 20})
     m.prepare(images.x, torch.Generator().manual_seed(0))
     x = to_float(images.x[:50])
     h = m.features(x)
@@ -220,7 +225,7 @@ def test_pca_features_and_reconstruction(images):
     # more components reconstruct better
     errors = []
     for k in (2, 20, 100):
-        mk = methods.build("pca", (1, 64, 64), 3, {"k": k})
+        mk = methods.build("pca", SHAPE, 3, {"k": k})
         mk.prepare(images.x, torch.Generator().manual_seed(0))
         errors.append((mk.reconstruct(x) - x).pow(2).mean().item())
     assert errors[0] > errors[1] > errors[2]
@@ -235,7 +240,7 @@ def _teacher_and_student(m):
 @pytest.mark.parametrize("schedule, progress, expected_m", [("constant", 0.3, 0.9), ("cosine", 0.0, 0.9),
                                                              ("cosine", 0.5, 0.95), ("cosine", 1.0, 1.0)])
 def test_dino_ema_and_centre_updates(images, schedule, progress, expected_m):
-    m = methods.build("dino", (1, 64, 64), 3, {"momentum": 0.9, "momentum_schedule": schedule, "batch_size": 8})
+    m = methods.build("dino", SHAPE, 3, {"momentum": 0.9, "momentum_schedule": schedule, "batch_size": 8})
     m.train()
     with torch.no_grad():  # make student and teacher differ
         for p in list(m.encoder.parameters()) + list(m.head.parameters()):
@@ -253,7 +258,7 @@ def test_dino_ema_and_centre_updates(images, schedule, progress, expected_m):
 
 @pytest.mark.parametrize("teacher_bn", ["batch", "copy", "initial"])
 def test_dino_teacher_batchnorm_statistics(images, teacher_bn):
-    m = methods.build("dino", (1, 64, 64), 3, {"teacher_bn": teacher_bn, "batch_size": 8})
+    m = methods.build("dino", SHAPE, 3, {"teacher_bn": teacher_bn, "batch_size": 8})
     m.train()
     initial = [b.clone() for b in m.teacher.buffers()]
     m.loss(images.x[:8], images.y[:8], torch.Generator().manual_seed(0))  # the student's BN statistics move
@@ -269,7 +274,7 @@ def test_dino_teacher_batchnorm_statistics(images, teacher_bn):
 
 
 def test_dino_teacher_is_outside_the_optimiser(images):
-    m = methods.build("dino", (1, 64, 64), 3, {"epochs": 1, "batch_size": 32, "momentum": 1.0, "n_local": 1})
+    m = methods.build("dino", SHAPE, 3, {"epochs": 1, "batch_size": 32, "momentum": 1.0, "n_local": 1})
     teacher0 = [t.clone() for t in m.teacher.parameters()]
     student0 = [s.clone() for s in m.encoder.parameters()]
     fit(m, images.x[:64], images.y[:64], torch.Generator().manual_seed(0), "fp32")
@@ -277,7 +282,7 @@ def test_dino_teacher_is_outside_the_optimiser(images):
     assert any(not torch.equal(s, s0) for s, s0 in zip(m.encoder.parameters(), student0))
     h_student, h_teacher = m.features(to_float(images.x[:4])), m.teacher["encoder"](to_float(images.x[:4]))
     assert not torch.allclose(h_student, h_teacher)
-    m_t = methods.build("dino", (1, 64, 64), 3, {"features_from": "teacher"})
+    m_t = methods.build("dino", SHAPE, 3, {"features_from": "teacher"})
     m_t.load_state_dict(m.state_dict())
     m_t.eval()
     assert torch.equal(m_t.features(to_float(images.x[:4])), h_teacher)
@@ -286,11 +291,11 @@ def test_dino_teacher_is_outside_the_optimiser(images):
 def test_supcon_uses_labels_and_takes_no_negatives_setting():
     assert methods.REGISTRY["supcon"].uses_labels and not methods.REGISTRY["simclr"].uses_labels
     with pytest.raises(SslabError, match="neg"):
-        methods.build("supcon-2neg", (1, 64, 64), 3)
+        methods.build("supcon-2neg", SHAPE, 3)
 
 
 def test_linear_autoencoder_decodes_with_the_transposed_weights(images):
-    m = methods.build("linear_ae", (1, 64, 64), 3, {"latent_dim": 8})
+    m = methods.build("linear_ae", SHAPE, 3, {"latent_dim": 8})
     x = to_float(images.x[:4])
     z = m.encode(x)
     assert z.shape == (4, 8) and torch.allclose(z, x.flatten(1) @ m.weight.T)
@@ -302,7 +307,7 @@ def test_linear_autoencoder_decodes_with_the_transposed_weights(images):
 def test_autoencoders_reconstruct_images(name, images):
     """Training lowers the reconstruction error of held-out images (not only: reconstructions lie in [0, 1])."""
     torch.manual_seed(0)
-    m = build(name, (1, 64, 64), 3, {"epochs": 6, "batch_size": 32, "lr": 1e-2} if name != "pca" else {"k": 16})
+    m = build(name, SHAPE, 3, {"epochs": 6, "batch_size": 32, "lr": 1e-2} if name != "pca" else {"k": 16})
     x = to_float(images.x[200:])  # not trained on
 
     def error() -> float:
@@ -366,13 +371,13 @@ def test_pretrained_loads_the_encoder_part_of_a_bigger_checkpoint(named, tmp_pat
     log-variance head) loads its encoder by name under a prefix, or in order as the file's first tensors; the
     rest is named in one line."""
     torch.manual_seed(2)
-    net = nets.build("encoder_core", (1, 64, 64)).eval()
+    net = nets.build("encoder_core", SHAPE).eval()
     names = [f"encoder.{k}" if named else f"cnn{i}" for i, k in enumerate(net.state_dict())]
     state = dict(zip(names, net.state_dict().values())) | {"logvar.weight": torch.randn(84, 84),
                                                             "logvar.bias": torch.randn(84), "decoder.w": torch.ones(3)}
-    m = methods.build("pretrained", (1, 64, 64), 2,
+    m = methods.build("pretrained", SHAPE, 2,
                       {"encoder": "encoder_core", "weights": _weights(tmp_path, state, "vae.pt")}).eval()
-    x = torch.rand(4, 1, 64, 64)
+    x = torch.rand(4, *SHAPE)
     with torch.no_grad():
         assert torch.equal(m.features(x), net(x))
     assert m.matched == ("names" if named else "order")

@@ -21,7 +21,7 @@ from sslab.train import Loop, fit
 from conftest import literal
 
 RUN = ["--n-images", "600", "--methods", "simclr", "--epochs", "6", "--analyses", "none", "--no-cache",
-       "--set", "simclr.batch_size=64"]
+       "--set", "simclr.batch_size=64", "--no-report"]
 
 
 def _sslab(*args: str, **kwargs) -> subprocess.Popen:
@@ -44,7 +44,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     p.wait()
     epoch = checkpoint.read_meta(ckpt)["epoch"]
     assert 3 <= epoch < 6 and not (tmp_path / "killed").exists()
-    resumed = _sslab("--resume", str(tmp_path / "killed.partial"))
+    resumed = _sslab("--resume", str(tmp_path / "killed.partial"), "--no-report")
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     assert f"resuming at epoch {epoch + 1}" in err

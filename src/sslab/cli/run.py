@@ -93,8 +93,11 @@ STUDY_FIELDS = ("data", "quick", "n_images", "image_size", "encoders", "encoder"
               show_default=True, help="How progress is shown: a live bar (on a terminal), or plain lines without "
               "control characters (when stderr is not a terminal: logs, CI, notebooks).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing while running; only errors and the final table.")
+@click.option("--no-report", "no_report", is_flag=True,
+              help="Draw no report.html: write results.json and the figures' data only (seconds to minutes less, "
+                   "e.g. on a cluster's GPU node). `sslab report RUN_DIR` draws it later.")
 @language
-def run(study, out, name, resume, print_config, progress_mode, quiet, **options) -> None:
+def run(study, out, name, resume, print_config, progress_mode, quiet, no_report, **options) -> None:
     """Run a study and write runs/<name>/ (results.json, figures, report.html).
 
     STUDY is a named study (`sslab studies`; default: dsprites when no --data is given) or a study
@@ -118,7 +121,7 @@ def run(study, out, name, resume, print_config, progress_mode, quiet, **options)
         log = Progress("quiet" if quiet or not distributed.is_main() else progress_mode)
         if resume:
             ctx = click.get_current_context()
-            given = [k for k in ctx.params if k not in ("resume", "device", "progress_mode", "quiet")
+            given = [k for k in ctx.params if k not in ("resume", "device", "progress_mode", "quiet", "no_report")
                      and ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT]
             if given or study:
                 raise SslabError("--resume takes no other study options: the run folder's study.toml holds them")
@@ -138,7 +141,7 @@ def run(study, out, name, resume, print_config, progress_mode, quiet, **options)
                 str(Path(out) / (name or time.strftime(f"{cfg.name}-%Y%m%d-%H%M%S")))))
         if rank_device is not None:
             cfg = dataclasses.replace(cfg, device=str(rank_device))
-        results = run_study(cfg, run_dir, log=log, resume=bool(resume))
+        results = run_study(cfg, run_dir, log=log, resume=bool(resume), draw=not no_report)
     except SslabError as e:
         fail(str(e))
     except KeyboardInterrupt:
@@ -147,7 +150,7 @@ def run(study, out, name, resume, print_config, progress_mode, quiet, **options)
         fail(_("interrupted; nothing was written"), 130)
     if not distributed.is_main():
         return
-    _print_results(results, run_dir)
+    _print_results(results, run_dir, drawn=not no_report)
 
 
 def _interrupt(signum, frame) -> None:
@@ -218,7 +221,7 @@ def _resumed(run_dir: Path):
     raise SslabError(f"nothing to resume at {run_dir}: no study.toml in {partial(run_dir)} or {run_dir}")
 
 
-def _print_results(results: dict, run_dir: Path) -> None:
+def _print_results(results: dict, run_dir: Path, drawn: bool = True) -> None:
     if "seeds" in results:
         click.echo(f"\n{_('encoder'):<16}{_('test (mean ± sd)'):>20}{_('kNN test'):>20}   "
                    + _("over seeds {seeds}").format(seeds=results["seeds"]))
@@ -236,6 +239,8 @@ def _print_results(results: dict, run_dir: Path) -> None:
     if results.get("shortened"):
         click.echo("\n" + _("smoke test ({reasons}): these are not the study's numbers").format(
             reasons="; ".join(i18n.text(r) for r in results["shortened"])))
+    where = (_("report: {path}").format(path=run_dir / "report.html") if drawn else
+             _("results: {path} (no report drawn: `sslab report {run}` draws it)").format(
+                 path=run_dir / "results.json", run=run_dir))
     click.echo("\n" + _("chance = the majority class's share of the test images") + "\n"
-               + _("{seconds} s; report: {path}").format(seconds=f"{results['seconds']:.0f}",
-                                                        path=run_dir / "report.html"))
+               + _("{seconds} s; {where}").format(seconds=f"{results['seconds']:.0f}", where=where))

@@ -83,7 +83,8 @@ class MAE(Method):
         keep = order[:, : self.n_keep]
         t = self.decoder_embed(self.encoder.tokens(x, keep))  # (B, 1 + n_keep, d)
         b, n = len(x), self.encoder.n_patches
-        full = self.mask_token.expand(b, n, -1).clone()  # mask tokens everywhere, then the visible ones in place
+        full = self.mask_token.to(t.dtype).expand(b, n, -1).clone()  # mask tokens everywhere (in autocast's dtype),
+        # then the visible ones in place
         full = full.scatter(1, keep[..., None].expand(-1, -1, t.shape[-1]), t[:, 1:])
         t = torch.cat([t[:, :1], full + self.decoder_pos], dim=1)
         for block in self.decoder:

@@ -30,7 +30,7 @@ from sslab.study.resolve import check, load_images, make_split, plan
 
 
 def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] | Progress = print,
-        modules: dict[str, torch.nn.Module] | None = None, resume: bool = False) -> dict[str, Any]:
+        modules: dict[str, torch.nn.Module] | None = None, resume: bool = False, draw: bool = True) -> dict[str, Any]:
     """Run the study and write results.json, figures and report.html into out_dir (which must not exist).
 
     The run is written into `<out_dir>.partial/` and renamed when complete. Training checkpoints, finished
@@ -40,10 +40,11 @@ def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] | Prog
     modules: your own frozen encoders to compare beside cfg.encoders, {name: nn.Module mapping float
     images (B, C, H, W) in [0, 1] to features (B, D)}, e.g. a network trained elsewhere.
     log: where progress goes: a function of one line (print), or a sslab.progress.Progress (live bars).
+    draw=False writes no report.html (results.json and the figures' data only; `sslab.report.write` draws it later).
     The run's name is taken atomically: a second run of the same out_dir while one runs is refused."""
     out_dir = Path(out_dir)
     if cfg.seeds:
-        return run_seeds(cfg, out_dir, log, resume)
+        return run_seeds(cfg, out_dir, log, resume, draw)
     main = distributed.is_main()
     modules = dict(modules or {})
     clash = set(modules) & (set(cfg.encoders) | set(methods.REGISTRY))
@@ -74,8 +75,9 @@ def run(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] | Prog
     try:
         results = _guarded(ctx)
         if main:
-            with progress.task(_("drawing the figures and writing the report")):
-                report.write(tmp, log=lambda problem: ctx.log("  " + _("warning: {text}").format(text=problem)))
+            if draw:
+                with progress.task(_("drawing the figures and writing the report")):
+                    report.write(tmp, log=lambda problem: ctx.log("  " + _("warning: {text}").format(text=problem)))
             shutil.rmtree(tmp / "checkpoints", ignore_errors=True)
             tmp.rename(out_dir)
     except BaseException:
@@ -155,7 +157,7 @@ def _stages(ctx: StudyContext) -> dict[str, Any]:
 
 
 def run_seeds(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] | Progress = print,
-              resume: bool = False) -> dict[str, Any]:
+              resume: bool = False, draw: bool = True) -> dict[str, Any]:
     """The study once per seed in cfg.seeds (out_dir/seed-<s>/, the same split: split_seed is kept), then
     their summary in out_dir (compare.json, report.html): every probe accuracy as mean and standard deviation
     with the per-seed points. A resumed run keeps the finished seeds and resumes the interrupted one."""
@@ -178,7 +180,7 @@ def run_seeds(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] 
             log(_("seed {seed}: finished earlier, kept").format(seed=s))
             continue
         log(_("[seed {k}/{n}] {seed}").format(k=len(dirs), n=len(cfg.seeds), seed=s))
-        run(dataclasses.replace(cfg, seed=s, seeds=()), one, log, resume=resume and partial(one).is_dir())
+        run(dataclasses.replace(cfg, seed=s, seeds=()), one, log, resume=resume and partial(one).is_dir(), draw=draw)
     if not distributed.is_main():
         return {}
     summary = compare.write(out_dir, dirs, [_("seed {seed}").format(seed=s) for s in cfg.seeds],
