@@ -162,4 +162,5 @@ def test_a_two_process_study_trains_the_same_weights_as_one(tmp_path):
     assert abs(r1["test_accuracy"] - r2["test_accuracy"]) <= 2 / n_test  # at most a couple of images
     steps = [json.loads(line) for line in (tmp_path / "two" / "metrics" / "supervised.jsonl").read_text().splitlines()]
     n_probe = json.loads((tmp_path / "two" / "results.json").read_text())["n_probe"]
-    assert len(steps) == 2 * (n_probe // 128)  # written once, by rank 0: 2 epochs of the global batch's steps
+    assert len([s for s in steps if "loss" in s]) == 2 * (n_probe // 128)  # by rank 0 alone: 2 epochs' global steps
+    assert [s["epoch"] for s in steps if "knn" in s] == [1, 2]  # and its online kNN, rank 0's too, once an epoch

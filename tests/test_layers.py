@@ -22,7 +22,7 @@ LAYERS = (
     ("data", "views", "nets"),  # datasets, view recipes, encoders: registries
     ("losses", "methods"),  # pure losses; one file per method
     ("checkpoint", "monitor", "store", "train"),  # the one training loop and what it writes
-    ("probes", "analysis", "finetune"),  # evaluation on frozen features
+    ("probes", "analysis", "finetune", "online"),  # evaluation on frozen features (online: during training)
     ("analyses",),  # one module per analysis
     ("report", "compare"),  # views over saved results
     ("study", "studies", "bench"),  # orchestration

@@ -27,6 +27,11 @@ CAPTIONS = {
                     "predicted, each row sums to 1, so a bright diagonal means few confusions."),
     "loss_curves": N_("Training loss per epoch of each trained encoder (supervised: cross-entropy; VAE: negative "
                       "ELBO per image; SimCLR: NT-Xent), so a curve still falling at the end was stopped early."),
+    "online_knn": N_("The online kNN of each trained encoder while it trained: its validation images' accuracy "
+                     "when the labelled images' features vote, from the untrained network (epoch 0) on, so a "
+                     "curve still rising at the end was stopped early, and one falling back may have collapsed."),
+    "online_knn_test": N_("The same kNN on every test image, the benchmark protocol's number (its maximum over the "
+                          "epochs): it selects on test, so it is not the study's own test figure."),
     "reconstructions": N_("Test images above each autoencoder's reconstructions from its features (the VAE's from "
                           "the posterior mean): what the features retain of each image."),
     "gallery": N_("Training images with their labels (for generated data, their latent factors; the red cross "
@@ -59,7 +64,8 @@ def _main_table(results: dict[str, Any]) -> str:
             rows.append(["", f"&nbsp;&nbsp;{html.escape(n)} ({html.escape(_(key))})", pct(v["train_accuracy"]),
                          pct(v.get("val_accuracy")), pct(v["test_accuracy"]), pct(v["knn_accuracy"]),
                          str(v["feature_dim"]), ""])
-    return table([_("family"), _("encoder"), _("linear probe, train"), _("val"), _("test"), _("kNN (k=20), test"),
+    k = results.get("config", {}).get("knn_k", 20)
+    return table([_("family"), _("encoder"), _("linear probe, train"), _("val"), _("test"), _("kNN (k={k}), test").format(k=k),
                   _("features"), _("time")], rows)
 
 
@@ -96,7 +102,9 @@ def _sections(draw: Renderer, results: dict[str, Any]) -> list[tuple[str, list[s
     """(question, HTML parts) in report order: the probes, each analysis's question, the data."""
     names = [html.escape(n) for n in encoder_names(results)]
     sections: dict[str, list[str]] = {FIRST: [draw("confusion", _(CAPTIONS["confusion"])),
-                                              draw("loss_curves", _(CAPTIONS["loss_curves"]))]}
+                                              draw("loss_curves", _(CAPTIONS["loss_curves"])),
+                                              draw("online_knn", _(CAPTIONS["online_knn"])),
+                                              draw("online_knn_test", _(CAPTIONS["online_knn_test"]))]}
     for key, module in analyses.REGISTRY.items():
         parts = sections.setdefault(module.QUESTION, [])
         if key in results.get("skipped", {}):

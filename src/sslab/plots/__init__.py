@@ -14,8 +14,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from sslab.plots.charts import (bias_bars, cumulative_variance, curves, grouped_bars, loss_curves, rsm_histograms,
-                                runs, scatter_grid)
+from sslab.plots.charts import (bias_bars, cumulative_variance, curves, epoch_curves, grouped_bars, loss_curves,
+                                rsm_histograms, runs, scatter_grid)
 from sslab.plots.data import Plot, later, save_plot
 from sslab.plots.data import load_plot as _read_plot
 from sslab.plots.heat import confusions, factor_profile, matrix, rsm_grid, signed_matrix
@@ -23,11 +23,11 @@ from sslab.plots.images import gallery, image_rows, tiles, to_float
 from sslab.plots.style import DPI, font_missing, style
 
 __all__ = ["Plot", "later", "save_plot", "load_plot", "draw", "png", "save", "style", "font_missing", "to_float",
-           "KINDS", *sorted(["bias_bars", "cumulative_variance", "curves", "grouped_bars", "loss_curves",
+           "KINDS", *sorted(["bias_bars", "cumulative_variance", "curves", "epoch_curves", "grouped_bars", "loss_curves",
                              "rsm_histograms", "runs", "scatter_grid", "confusions", "factor_profile", "matrix",
                              "rsm_grid", "signed_matrix", "gallery", "image_rows", "tiles"])]
 
-KINDS = {f.__name__: f for f in (loss_curves, image_rows, tiles, cumulative_variance, signed_matrix, rsm_grid,
+KINDS = {f.__name__: f for f in (loss_curves, epoch_curves, image_rows, tiles, cumulative_variance, signed_matrix, rsm_grid,
                                  rsm_histograms, matrix, factor_profile, curves, runs, grouped_bars, bias_bars,
                                  scatter_grid, confusions, gallery)}
 

@@ -27,6 +27,23 @@ def loss_curves(histories: dict[str, list[dict[str, float]]]) -> list[Figure]:
     return panels
 
 
+def epoch_curves(curves: dict[str, list[tuple[int, float]]], ylabel: str, chance: float | None = None,
+                 ylim: tuple[float, float] | None = (0, 1.02)) -> Figure:
+    """A score against the training epoch (epoch 0: the untrained network), one line per encoder, on one figure
+    (e.g. the online kNN accuracy); chance as a dotted line."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for name, points in curves.items():
+        ax.plot([e for e, _v in points], [v for _e, v in points], marker="o", ms=3, label=name)
+    if chance is not None:
+        ax.axhline(chance, color="gray", lw=0.8, ls=":", label=_("chance"))
+    ax.set(xlabel=_("epoch"), ylabel=_(ylabel), ylim=ylim)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(ncol=2)
+    fig.tight_layout()
+    return fig
+
+
 def cumulative_variance(explained: torch.Tensor, total: float, title: str) -> Figure:
     """Cumulative share of the variance explained by the first k components, k = 1 .. K."""
     fig, ax = plt.subplots(figsize=(4.4, 3))

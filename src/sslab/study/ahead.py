@@ -105,7 +105,7 @@ class Ahead:
         self.errors = {}
         self.proc = context.Process(target=_work, daemon=True, args=(
             t.cfg, dataclasses.replace(t.images, factors=None), t.precision, t.out, ahead, lines, self.threads // 2,
-            i18n.current()))  # the pixels go through shared memory; the factors (unpicklable, unneeded) stay
+            i18n.current(), t.online))  # the pixels go through shared memory; the factors (unpicklable, unneeded) stay
         try:
             self.proc.start()
         except BaseException:
@@ -189,13 +189,13 @@ class _Lines:
 
 
 def _work(cfg: Any, images: Any, precision: str, out: Any, jobs: list[Job], lines: Any, threads: int,
-          lang: str) -> None:
+          lang: str, online: Any = None) -> None:
     """The helper process: train each job in order, as the main process would, and say when each is done."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle: it ends this one
     torch.set_num_threads(threads)
     i18n.use(lang)
     trainer = Trainer(cfg, images, images.x, torch.device("cpu"), out, _Lines(lines), precision)
-    trainer.keep = out / AHEAD
+    trainer.keep, trainer.online = out / AHEAD, online
     for job in jobs:
         try:
             trainer.train(job.name, job.mcfg, job.idx, job.y, job.tag, job.main)

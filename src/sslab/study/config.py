@@ -22,6 +22,7 @@ from typing import Any
 
 from sslab import analyses, methods
 from sslab.errors import SslabError
+from sslab.online import MonitorConfig
 from sslab.settings import coerce
 
 if sys.version_info >= (3, 11):
@@ -61,11 +62,13 @@ class StudyConfig:
     seeds: tuple[int, ...] = ()  # several training seeds: one run per seed on the same split, and their summary
     quick: bool = False  # smoke-test profile: 2,000 images, 3 epochs per trained encoder (over any epochs setting), smaller analyses
     epochs: int | None = None  # train every trained encoder for this many epochs (None: its recipe; over --set)
-    overrides: tuple[str, ...] = ()  # "name.setting=value" for a method, encoder or analysis
+    overrides: tuple[str, ...] = ()  # "name.setting=value" for a method, encoder, analysis or the monitor
     precision: str = "auto"  # "bf16" autocast, "fp32", or "auto": bf16 where the device computes in it natively
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:1", ...
     probe: str = "lbfgs"  # the linear probe: lbfgs (converged logistic regression), tutorial or uva (sslab.probes)
     probe_C: float = 1.0  # inverse L2 strength of the lbfgs probe (the other probes take no C)
+    knn_k: int = 20  # neighbours that vote in the kNN probe (and the online kNN while training)
+    knn_temperature: float = 0.07  # each vote weighs exp(cosine similarity / this)
     channels_last: bool = True  # train the networks in NHWC layout (1.9x faster for the dSprites SimCLR step here)
     compile: bool = False  # torch.compile each training step's model side (a minute of compilation first)
     parallel: bool = True  # on a CPU with 2+ threads: a second process trains the later encoders meanwhile
@@ -87,6 +90,7 @@ class Plan:
     encoder: str  # the network the methods build, unless set per method
     recipe_epochs: dict[str, int] = dataclasses.field(default_factory=dict)  # before --quick or --epochs
     precision: str = "fp32"  # the precision the networks run in ("auto" resolved for the device)
+    monitor: MonitorConfig = dataclasses.field(default_factory=MonitorConfig)  # the online kNN while training
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from sslab import methods
 from sslab.data import Images, splits
 from sslab.finetune import FinetuneConfig, finetune, score
 from sslab.i18n import N_
-from sslab.probes import PROBES, chance
+from sslab.online import Online
+from sslab.probes import PROBES, KNNProbe, chance
 from sslab.progress import Progress
 from sslab.study.ahead import Ahead, Job
 from sslab.study.config import Plan, StudyConfig
@@ -34,6 +35,9 @@ class StudyContext:
         self.x = images.x if images.mapped else images.x.to(device)
         self.trainer = Trainer(cfg, images, self.x, device, out, progress, plan.precision, self.modules)
         self.trainer.ahead = self.ahead = Ahead(self.trainer)
+        self.trainer.online = Online.of(plan.monitor, split, cfg.split_seed, k=cfg.knn_k,
+                                        temperature=cfg.knn_temperature, precision=plan.precision,
+                                        channels_last=cfg.channels_last)
         self.class_names = [images.class_names[c] for c in split.classes]  # the main task's classes
         self.chance = chance(split.y[split.test])
         parts = [split.labelled, split.val, split.test]
@@ -94,6 +98,10 @@ class StudyContext:
         """A fresh, unfitted linear probe of the study's kind (cfg.probe)."""
         self.ahead.poll()  # a helper that is done gives its threads back to this probe
         return PROBES[self.cfg.probe](self.cfg.probe_C)
+
+    def new_knn(self) -> KNNProbe:
+        """A fresh kNN probe of the study's settings (knn_k, knn_temperature)."""
+        return KNNProbe(self.cfg.knn_k, self.cfg.knn_temperature)
 
     def _scaled(self, name: str, epoch_scale: float) -> methods.TrainConfig:
         mcfg = self.plan.methods[name]

@@ -11,13 +11,15 @@ from typing import Any
 
 import torch
 
-from sslab import __version__, distributed, methods, store
+from sslab import __version__, distributed, methods, online, store
 from sslab.checkpoint import read_meta
 from sslab.i18n import N_, _
 from sslab.progress import Progress, duration
 from sslab.train import Loop, fit
 
 AHEAD = "ahead"  # the run folder's subfolder where a helper process leaves the retrained encoders it trained
+COLLAPSE = N_("{label} may have collapsed: its online kNN fell from {best} back towards the untrained network's "
+              "{untrained} from epoch {epoch} (now {last})")
 
 class Trainer:
     """Trains a study's encoders (and an analysis's retrained ones) from the study's seed, with its options."""
@@ -33,6 +35,7 @@ class Trainer:
         self._data_digest: str | None = None
         self.ahead: Any = None  # sslab.study.ahead.Ahead: trainings a second process does meanwhile
         self.keep: Path | None = None  # where retrained (not main) encoders are also stored (a helper's)
+        self.online: online.Online | None = None  # the online kNN of the study's own encoders while they train
 
     def build(self, name: str, mcfg: methods.TrainConfig, n_classes: int) -> methods.Method:
         if name in self.modules:
@@ -81,9 +84,12 @@ class Trainer:
             self.log("  " + _("{label}: resuming at epoch {epoch} from {path}").format(
                 label=label, epoch=read_meta(loop.checkpoint)["epoch"] + 1, path=loop.checkpoint))
         t0 = time.perf_counter()
+        monitor = self.online if main and self.online is not None and self.online.cfg.enabled else None
+        evaluate = None if monitor is None else lambda m, epoch: monitor(m, self.x, epoch, mcfg.epochs)
         with self.progress.task(_("training {label}").format(label=label), unit=_("steps")) as task:
             history = fit(method, self.x, y.to(self.device), gen, self.precision, self._epoch_lines(label, tag),
-                          idx=idx.to(self.device), loop=loop, steps=lambda done, total: task.update(done, total))
+                          idx=idx.to(self.device), loop=loop, steps=lambda done, total: task.update(done, total),
+                          evaluate=evaluate)
         if distributed.is_main():
             meta = {"encoder": name, "key": key, "history": history, "train_seconds": time.perf_counter() - t0,
                     "sslab": __version__}
@@ -133,17 +139,26 @@ class Trainer:
 
     def _epoch_lines(self, label: str, tag: str):
         """The per-epoch log line: losses, the epoch's own time, what is left of this encoder."""
-        done = {"seconds": 0.0}
+        done: dict[str, Any] = {"seconds": 0.0, "history": [], "collapse": None}
 
         def progress(epoch: int, epochs: int, rec: dict[str, float]) -> None:
             if self.ahead is not None:
                 self.ahead.poll()  # the helper done: the rest of this training on every thread
             took, done["seconds"] = rec["seconds"] - done["seconds"], rec["seconds"]  # rec's is cumulative
-            logs = "  ".join(f"{k} {v:.4g}" for k, v in rec.items() if k != "seconds")
+            logs = "  ".join(f"{k} {v:.2%}" if k.startswith(("knn", "untrained_knn")) else f"{k} {v:.4g}"
+                             for k, v in rec.items() if k not in ("seconds", "eval_seconds", "untrained_eval_seconds"))
             if not tag or epoch == epochs:  # retraining runs log their last epoch only
                 self.log("  " + _("{label} epoch {epoch}/{epochs}  {logs}  {took} s, {left} left").format(
                     label=label, epoch=epoch, epochs=epochs, logs=logs, took=f"{took:.1f}",
                     left=duration(took * (epochs - epoch))))
+            done["history"].append(rec)
+            if "knn" in rec and done["collapse"] is None and self.online is not None:
+                found = online.collapse(online.curve(done["history"]), self.online.cfg.patience)
+                if found is not None:
+                    done["collapse"] = found
+                    self.log("  " + _("warning: {text}").format(text=_(COLLAPSE).format(
+                        label=label, epoch=found["epoch"], best=f"{found['best']:.1%}",
+                        untrained=f"{found['untrained']:.1%}", last=f"{found['last']:.1%}")))
 
         return progress
 

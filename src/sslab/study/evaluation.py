@@ -11,13 +11,13 @@ from sslab.i18n import N_
 from sslab.probes import KNNProbe
 
 
-def probe(h: torch.Tensor, rows: torch.Tensor, split: Any, new_probe) -> dict[str, Any]:
+def probe(h: torch.Tensor, rows: torch.Tensor, split: Any, new_probe, new_knn=KNNProbe) -> dict[str, Any]:
     """Linear and kNN probes on features h of the evaluated images (rows: an image's row in h, by index)."""
     h_fit, y_fit = h[rows[split.labelled]], split.y[split.labelled]
     h_val, h_test = h[rows[split.val]], h[rows[split.test]]
     y_val, y_test = split.y[split.val], split.y[split.test]
     linear = new_probe().fit(h_fit, y_fit)
-    knn = KNNProbe().fit(h_fit, y_fit)
+    knn = new_knn().fit(h_fit, y_fit)
     warnings = []
     if not getattr(linear, "converged_", True):
         warnings.append(N_("the linear probe stopped at its {n}-iteration cap before converging").format(

@@ -13,8 +13,13 @@ from sslab.data import Images, dsprites, splits
 from sslab.devices import PRECISIONS, resolve_device, resolve_precision
 from sslab.errors import SslabError
 from sslab.i18n import N_
+from sslab.online import MonitorConfig
 from sslab.probes import PROBES
+from sslab.settings import configure
 from sslab.study.config import EMBEDDED_IMAGES, QUICK_EPOCHS, QUICK_IMAGES, Plan, StudyConfig
+
+
+MONITOR = "monitor"  # --set monitor.KEY=VALUE: the online kNN (sslab.online.MonitorConfig)
 
 
 def parse_overrides(items: tuple[str, ...]) -> dict[str, dict[str, str]]:
@@ -25,7 +30,7 @@ def parse_overrides(items: tuple[str, ...]) -> dict[str, dict[str, str]]:
         owner, dot, setting = key.strip().partition(".")
         if not (sep and dot and setting):
             raise SslabError(f"--set expects name.setting=value, got {item!r}")
-        if owner not in analyses.REGISTRY:
+        if owner not in analyses.REGISTRY and owner != MONITOR:
             methods.parse_encoder(owner)  # a method or an encoder name such as simclr-2neg
         out.setdefault(owner, {})[setting.strip()] = value.strip()
     return out
@@ -46,6 +51,10 @@ def check(cfg: StudyConfig) -> None:
         raise SslabError(f"unknown probe {cfg.probe!r}; probes: {', '.join(PROBES)}")
     if cfg.probe != "lbfgs" and cfg.probe_C != StudyConfig.probe_C:
         raise SslabError(f"probe_C is the lbfgs probe's inverse L2 strength; the {cfg.probe} probe takes no C")
+    if cfg.knn_k < 1:
+        raise SslabError(f"knn_k must be at least 1, got {cfg.knn_k}")
+    if cfg.knn_temperature <= 0:
+        raise SslabError(f"knn_temperature must be positive, got {cfg.knn_temperature}")
     if cfg.checkpoint_every < 1:
         raise SslabError(f"checkpoint_every must be at least 1 epoch, got {cfg.checkpoint_every}")
     if cfg.tensorboard:
@@ -70,6 +79,7 @@ def check(cfg: StudyConfig) -> None:
     if cfg.views is not None and cfg.views not in views.REGISTRY:
         raise SslabError(f"unknown view recipe {cfg.views!r}; recipes: {', '.join(views.REGISTRY)}")
     settings = parse_overrides(cfg.overrides)
+    monitor(settings)
     for name in cfg.analyses:
         reason = getattr(analyses.REGISTRY[name], "requires", lambda: None)()
         if reason:
@@ -149,4 +159,9 @@ def plan(cfg: StudyConfig, images: Images, split: splits.Split, device: torch.de
         if hasattr(analyses.REGISTRY[name], "validate"):
             analyses.REGISTRY[name].validate(run[name], images)
     return Plan(resolved, run, skipped, views_name, encoder, recipe_epochs,
-                resolve_precision(cfg.precision, resolve_device(str(device))))
+                resolve_precision(cfg.precision, resolve_device(str(device))), monitor(settings))
+
+
+def monitor(settings: dict[str, dict[str, str]]) -> MonitorConfig:
+    """The online kNN's settings (`--set monitor.every=5`), checked."""
+    return configure(MonitorConfig, settings.get(MONITOR, {}), MONITOR, "the monitor")

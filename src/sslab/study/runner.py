@@ -146,6 +146,7 @@ def _stages(ctx: StudyContext) -> dict[str, Any]:
         "config": dataclasses.asdict(cfg) | {
             "methods": {k: dataclasses.asdict(v) for k, v in ctx.plan.methods.items()},
             "analysis_settings": {k: dataclasses.asdict(v) for k, v in ctx.plan.analyses.items()},
+            "monitor": dataclasses.asdict(ctx.plan.monitor),
             "views": ctx.plan.views, "default_encoder": ctx.plan.encoder},
         "environment": {"sslab": __version__, "torch": torch.__version__, "python": platform.python_version(),
                         "device": str(ctx.device), "precision": ctx.plan.precision,

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from sslab import analyses, distributed, i18n, plots, store, views
+from sslab import analyses, distributed, i18n, online, plots, store, views
 from sslab.i18n import N_, _
 from sslab.study.ahead import Job
 from sslab.study.config import QUICK_EPOCHS
@@ -48,12 +48,15 @@ def encoders(ctx: StudyContext, shown: torch.Tensor) -> Encoded:
             ctx.h[name] = h = ctx.extract(method, ctx.evaluated)
         ctx.step = f"probing {name}"
         with ctx.progress.task(_("fitting the probes on {name}'s {dim}-d features").format(name=name, dim=h.shape[1])):
-            r = ctx.results[name] = probe(h, ctx.rows, split, ctx.new_probe)
+            r = ctx.results[name] = probe(h, ctx.rows, split, ctx.new_probe, ctx.new_knn)
         r |= {"method": method.name, "family": method.family, "trained_on": len(idx), "train_seconds": round(t_train, 2)}
+        seen, warned = watched(out.histories[name], ctx.plan.monitor.patience)
+        r |= {"online": seen} if seen else {}
+        r["warnings"] += warned
         out.confusions[name] = r.pop("confusion")
         for key, fn in method.variants().items():  # e.g. above SimCLR's head, DINO's teacher: probes only
             ctx.step = f"probing {name} ({key})"
-            variant = probe(ctx.extract(method, ctx.evaluated, features=fn), ctx.rows, split, ctx.new_probe)
+            variant = probe(ctx.extract(method, ctx.evaluated, features=fn), ctx.rows, split, ctx.new_probe, ctx.new_knn)
             variant.pop("confusion")
             r.setdefault("variants", {})[key] = variant
             ctx.log("  " + _("{name} ({key}): linear probe val {val}  test {test}  kNN test {knn}").format(
@@ -77,6 +80,25 @@ def encoders(ctx: StudyContext, shown: torch.Tensor) -> Encoded:
             knn=pct(r["knn_accuracy"]), seconds=f"{r['seconds']:.0f}")
             + "".join("\n  " + _("warning: {text}").format(text=i18n.text(w)) for w in r["warnings"]))
     return out
+
+
+def watched(history: list[dict[str, float]], patience: int) -> tuple[dict[str, Any], list[str]]:
+    """What the online kNN saw of a training: results.json's "online" ({} if it did not run), and a warning
+    where the curve fell back towards the untrained network's score (collapse)."""
+    points = online.curve(history)
+    if not points:
+        return {}, []
+    out: dict[str, Any] = {"knn": points}
+    test = online.curve(history, "knn_test")
+    if test:  # the protocol's number: the best test score over the evaluations (it selects on test)
+        out |= {"knn_test": test, "best_knn_test": max(v for _e, v in test)}
+    out["seconds"] = round(sum(r.get("eval_seconds", 0) + r.get("untrained_eval_seconds", 0) for r in history), 2)
+    fell = online.collapse(points, patience)
+    if fell is None:
+        return out, []
+    return out | {"collapse": fell}, [N_("its online kNN fell from {best} back towards the untrained network's "
+                                         "{untrained} from epoch {epoch}: it may have collapsed").format(
+        best=f"{fell['best']:.1%}", untrained=f"{fell['untrained']:.1%}", epoch=fell["epoch"])]
 
 
 def run_analyses(ctx: StudyContext, results: dict[str, Any], timings: dict[str, float]) -> list[str]:
@@ -123,6 +145,14 @@ def pictures(ctx: StudyContext, encoded: Encoded, shown: torch.Tensor) -> dict[s
     trained = {k: v for k, v in encoded.histories.items() if v}
     if trained:
         out["loss_curves"] = plots.later(plots.loss_curves, trained)
+    watched = {k: r["online"] for k, r in ctx.results.items() if "online" in r}
+    if watched:
+        out["online_knn"] = plots.later(plots.epoch_curves, {k: v["knn"] for k, v in watched.items()},
+                                        N_("kNN accuracy on validation images"), ctx.chance)
+    if any("knn_test" in v for v in watched.values()):
+        out["online_knn_test"] = plots.later(plots.epoch_curves, {k: v["knn_test"] for k, v in watched.items()
+                                                                  if "knn_test" in v},
+                                             N_("kNN accuracy on the test images"), ctx.chance)
     out["confusion"] = plots.later(plots.confusions, encoded.confusions, ctx.class_names)
     if encoded.recon:
         out["reconstructions"] = plots.later(plots.image_rows, [plots.to_float(x), *encoded.recon.values()],
