@@ -80,7 +80,7 @@ def sslab(*args, cwd):
     return subprocess.run([sys.executable, "-m", "sslab", *args], cwd=cwd, capture_output=True, text=True, timeout=900)
 
 
-FIGURES = ("gallery", "augmented_pairs", "loss_curves", "confusion", "reconstructions", "rsm", "rsm_histograms",
+FIGURES = ("gallery", "augmented_pairs", "loss_curves", "online_knn", "confusion", "reconstructions", "rsm", "rsm_histograms",
            "cka", "factor_profile", "label_fraction", "images_per_class", "bias")
 
 
@@ -140,7 +140,8 @@ def test_quick_dsprites_study_end_to_end(tmp_path):
     assert "Smoke test: these numbers come from a shortened run (--quick: 600 images and 3 epochs" in html
     # Progress, as a log file sees it: stages, per-epoch times with what is left, no control characters.
     assert "[encoder 6/6] simclr-2neg" in r.stderr and "[analysis 4/4] bias" in r.stderr
-    assert re.search(r"  simclr epoch 2/3  loss \S+ .* \d+\.\d s, \d+ s left", r.stderr), r.stderr[-2000:]
+    assert re.search(r"  simclr epoch 2/3  loss \S+ .* knn \d+\.\d+%  \d+\.\d s \([\d,]+ images/s\), \d+ s left", r.stderr), \
+        r.stderr[-2000:]
     assert "\x1b" not in r.stderr and "\r" not in r.stderr
     assert "<h1>sslab study: smoke</h1>" in html  # rendered before the rename, titled after it
     for question in ("What do the encoders keep?", "How many labels do they need?", "Do they survive a biased",
@@ -252,7 +253,8 @@ def test_print_config_round_trips_through_a_study_file(tmp_path):
 def test_listings(tmp_path):
     runner = CliRunner()
     studies = runner.invoke(main, ["studies"])
-    assert studies.exit_code == 0 and studies.stdout.startswith("dsprites")
+    assert studies.exit_code == 0 and [line.split()[0] for line in studies.stdout.splitlines()] == [
+        "cifar10", "dsprites", "medmnist", "mnist-200", "stl10"]
     encoders = runner.invoke(main, ["encoders", "--shape", "3,32,32"])
     assert encoders.exit_code == 0 and "resnet18" in encoders.stdout and "512-d" in encoders.stdout
     assert "convnet" in encoders.stdout and "128-d" in encoders.stdout

@@ -13,7 +13,7 @@ from sslab import methods, nets
 from sslab.views.ops import to_float
 from sslab.data import dsprites
 from sslab.errors import SslabError
-from sslab.train import extract, fit, lr_schedule
+from sslab.train import extract, fit, lr_schedule, optimizer
 
 NAMES = sorted(methods.REGISTRY)
 TRAINED = [n for n in NAMES if methods.REGISTRY[n].Config.epochs > 0]
@@ -128,6 +128,16 @@ def test_encoder_names_and_overrides():
         methods.build("supervised", SHAPE, 3, {"lr": -1})
     with pytest.raises(SslabError, match="expected float"):
         methods.build("vae", SHAPE, 3, {"beta": "high"})
+
+
+def test_the_optimiser_is_the_setting_s():
+    m = methods.build("supervised", SHAPE, 3, {"optimizer": "sgd", "lr": 0.24, "weight_decay": 5e-4})
+    opt = optimizer(m.cfg, list(m.parameters()))
+    assert isinstance(opt, torch.optim.SGD) and opt.defaults["momentum"] == 0.9
+    assert opt.defaults["lr"] == 0.24 and opt.defaults["weight_decay"] == 5e-4
+    assert isinstance(optimizer(methods.build("supervised", SHAPE, 3).cfg, list(m.parameters())), torch.optim.AdamW)
+    with pytest.raises(SslabError, match="optimizer must be one of adamw, sgd, got 'lamb'"):
+        methods.build("supervised", SHAPE, 3, {"optimizer": "lamb"})
 
 
 def test_lr_schedule_warms_up_then_decays():

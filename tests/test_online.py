@@ -82,3 +82,23 @@ def test_a_study_records_every_trained_encoders_curve_and_its_last_point_is_the_
     assert "online" not in results["encoders"]["random"]  # nothing trained, nothing watched
     saved = json.loads((tmp_path / "r" / "results.json").read_text())
     assert saved["config"]["monitor"]["test"] is True and "online_knn_test" in saved["figures"]
+
+
+def test_the_cifar10_study_scores_the_protocol_number_on_test(cifar_jpeg, tmp_path, monkeypatch):
+    """LightlySSL's protocol as a named study: every training image votes (k = 200), the test images are scored
+    during training, the best of those is labelled as selecting on test; no validation images are carved."""
+    from click.testing import CliRunner
+
+    from sslab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["run", "cifar10", "--data", str(cifar_jpeg), "--n-images", "300", "--epochs", "1",
+                                  "--methods", "random,simclr", "--set", "simclr.batch_size=64", "--name", "c"])
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "runs" / "c" / "results.json").read_text())
+    assert res["n_val"] == 0 and res["config"]["knn_k"] == 200 and res["config"]["methods"]["simclr"]["views"] == "cifar"
+    online = res["encoders"]["simclr"]["online"]
+    assert "knn" not in online and [e for e, _v in online["knn_test"]] == [0, 1]
+    assert online["knn_test"][-1][1] == res["encoders"]["simclr"]["knn_accuracy"]  # every training image voted
+    report = (tmp_path / "runs" / "c" / "report.html").read_text()
+    assert "selects on test" in report and "k=200" in report

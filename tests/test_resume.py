@@ -167,3 +167,23 @@ def test_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(where, tmp_path, 
     ckpt = tmp_path / "full.partial" / "checkpoints" / "simclr.safetensors"
     assert checkpoint.read_meta(ckpt)["epoch"] == (1 if where == "checkpoint" else 3)
     assert not list((tmp_path / "full.partial").rglob("*.tmp"))
+
+
+def test_snapshots_keep_the_weights_every_n_epochs(tmp_path):
+    """Loop.keep_every: the weights after epochs 2 and 4 of 5 kept apart, the later one loadable as it was."""
+    from sslab import store
+
+    im = dsprites.generate(128, seed=0)
+    x = im.x[:, :, ::2, ::2].contiguous()
+    torch.manual_seed(0)
+    m = methods.build("supervised", (1, 32, 32), 3, {"epochs": 5, "batch_size": 32})
+    seen = {}
+    fit(m, x, im.y, torch.Generator().manual_seed(0), "fp32", loop=Loop(precision="fp32", keep_every=2,
+                                                                            snapshots=tmp_path / "snap"),
+        progress=lambda e, n, r: seen.__setitem__(e, {k: v.clone() for k, v in m.state_dict().items()}))
+    assert sorted(p.name for p in (tmp_path / "snap").iterdir()) == [
+        "epoch-0002.json", "epoch-0002.safetensors", "epoch-0004.json", "epoch-0004.safetensors"]
+    fresh = methods.build("supervised", (1, 32, 32), 3, {"epochs": 5, "batch_size": 32})
+    assert store.load(tmp_path / "snap", "epoch-0004", fresh)["epoch"] == 4
+    assert all(torch.equal(v, seen[4][k]) for k, v in fresh.state_dict().items())
+    assert not all(torch.equal(v, seen[5][k]) for k, v in fresh.state_dict().items())  # not the final weights

@@ -82,7 +82,7 @@ def test_grey_images_get_brightness_and_contrast():
 
 
 def test_registry_keys_are_module_names():
-    assert set(NAMES) == {"dsprites", "lab", "simclr", "digits", "multicrop", "supervised"}
+    assert set(NAMES) == {"dsprites", "lab", "simclr", "digits", "multicrop", "supervised", "cifar", "crop_flip"}
     for name, cls in views.REGISTRY.items():
         assert cls.__module__ == f"sslab.views.{name}" and cls.name == name
 

@@ -22,7 +22,8 @@ import torch
 from sslab import methods
 from sslab.data import dsprites
 from sslab.probes import PROBES, LinearProbe
-from sslab.train import Loop, data_step, extract, fit, model_step, prepare_model
+from sslab.devices import resolve_precision
+from sslab.train import Loop, Step, autocast, data_step, extract, fit, model_step, prepare_model
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,34 @@ CASES = (
 )
 
 
+# Dense bf16 tensor-core peaks (TFLOP/s, no sparsity) by a substring of torch.cuda.get_device_name, from the
+# vendors' data sheets (SXM parts where a PCIe one differs); `sslab bench --peak-tflops` gives any other device's.
+PEAK_BF16_TFLOPS = {"H200": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0,
+                    "A10G": 70.0, "RTX 4090": 165.0, "V100": 125.0}
+
+
+def peak_tflops(device: torch.device, precision: str) -> float | None:
+    """The device's dense bf16 peak from PEAK_BF16_TFLOPS (None: a CPU, fp32, or a GPU not in the table)."""
+    if device.type != "cuda" or resolve_precision(precision, device) != "bf16":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
+
+
+def step_flops(method: methods.Method, inputs: tuple[torch.Tensor, ...], gen: torch.Generator, precision: str) -> int:
+    """The model FLOPs of one training step on `inputs` (forward and backward: matrix products and convolutions,
+    counted by torch.utils.flop_counter), uncompiled; the gradients it leaves are dropped."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        with autocast(next(method.parameters()).device, precision):
+            loss, _logs = Step(method)(inputs, gen)
+        loss.backward()
+    method.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -88,9 +117,10 @@ def images(data: str, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor
 
 
 def measure(case: Case, device: torch.device, loop: Loop, batch_size: int | None = None, steps: int = 10,
-            n_extract: int = 5000) -> dict[str, Any]:
+            n_extract: int = 5000, peak_tflops: float | None = None) -> dict[str, Any]:
     """One method's figures: a warm-up epoch then a timed epoch of `steps` steps through `fit`; the data side
-    alone over the same batches; the model side alone on one pre-built batch; extraction and probe times."""
+    alone over the same batches; the model side alone on one pre-built batch; the model FLOPs of a step and
+    their rate (its share of the device's peak, MFU, where peak_tflops is known); extraction and probe times."""
     settings = dict(case.settings)
     cls = methods.REGISTRY[case.method]
     trained = cls.Config.epochs > 0
@@ -115,9 +145,13 @@ def measure(case: Case, device: torch.device, loop: Loop, batch_size: int | None
         opt = torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-6)
         model = prepare_model(m, loop, 1)
         ceiling = _timed(lambda: model_step(model, m, opt, inputs, gen, loop.precision, 0.5), device, steps)
+        flops = step_flops(m, inputs, gen, loop.precision)
         m.eval()
         out |= {"step_ms": 1e3 * step, "images_per_s": b / step, "data_ms": 1e3 * data, "data_share": data / step,
-                "model_ms": 1e3 * (step - data), "ceiling_images_per_s": b / ceiling, "of_ceiling": ceiling / step}
+                "model_ms": 1e3 * (step - data), "ceiling_images_per_s": b / ceiling, "of_ceiling": ceiling / step,
+                "step_gflop": flops / 1e9, "tflops": flops / step / 1e12}
+        if peak_tflops:
+            out["mfu"] = out["tflops"] / peak_tflops
     else:
         fit(m, x, y, gen, loop=loop)  # prepare(): PCA's components, the random network's BatchNorm statistics
     ex = x[:n_extract]
@@ -166,14 +200,16 @@ def probe_protocols(device: torch.device, precision: str = "auto", n_images: int
 def table(rows: list[dict[str, Any]]) -> str:
     """The figures as a plain-text table."""
     head = (f"{'method':<11}{'data':<9}{'encoder':<16}{'batch':>6}{'img/s':>9}{'data ms':>9}{'share':>7}"
-            f"{'model ms':>10}{'ceiling':>9}{'of ceil':>8}{'extract/s':>11}{'probe s':>9}")
+            f"{'model ms':>10}{'ceiling':>9}{'of ceil':>8}{'TFLOP/s':>9}{'MFU':>7}{'extract/s':>11}{'probe s':>9}")
     lines = [head, "-" * len(head)]
     for r in rows:
         if "step_ms" in r:
+            mfu = f"{r['mfu']:>7.1%}" if "mfu" in r else f"{'-':>7}"
             train = (f"{r['batch_size']:>6}{r['images_per_s']:>9.0f}{r['data_ms']:>9.1f}{r['data_share']:>7.1%}"
-                     f"{r['model_ms']:>10.1f}{r['ceiling_images_per_s']:>9.0f}{r['of_ceiling']:>8.0%}")
+                     f"{r['model_ms']:>10.1f}{r['ceiling_images_per_s']:>9.0f}{r['of_ceiling']:>8.0%}"
+                     f"{r['tflops']:>9.2f}{mfu}")
         else:
-            train = f"{'-':>6}{'-':>9}{'-':>9}{'-':>7}{'-':>10}{'-':>9}{'-':>8}"
+            train = f"{'-':>6}{'-':>9}{'-':>9}{'-':>7}{'-':>10}{'-':>9}{'-':>8}{'-':>9}{'-':>7}"
         lines.append(f"{r['method']:<11}{r['data']:<9}{r['encoder'] or '-':<16}{train}"
                      f"{r['extract_images_per_s']:>11.0f}{r['probe_s']:>9.2f}")
     return "\n".join(lines)

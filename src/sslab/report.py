@@ -49,7 +49,9 @@ def encoder_names(results: dict[str, Any]) -> list[str]:
 
 def _main_table(results: dict[str, Any]) -> str:
     enc, chance = results["encoders"], results["chance"]
-    rows = [["", html.escape(_("chance (majority class)")), "", "", pct(chance), pct(chance), "", ""]]
+    protocol = any("best_knn_test" in r.get("online", {}) for r in enc.values())  # a benchmark's own number
+    rows = [["", html.escape(_("chance (majority class)")), "", "", pct(chance), pct(chance)]
+            + ([pct(chance)] if protocol else []) + ["", ""]]
     shown = None
     for n in encoder_names(results):  # grouped by family (the study runs them so); the family named once
         r = enc[n]
@@ -57,16 +59,20 @@ def _main_table(results: dict[str, Any]) -> str:
         label = html.escape(_(methods.FAMILIES.get(family, family))) if family != shown else ""
         shown = family
         warn = "".join(f"<br><small>&#9888; {html.escape(i18n.text(w))}</small>" for w in r.get("warnings", []))
+        best = r.get("online", {}).get("best_knn_test")
         rows.append([label, html.escape(n) + warn, pct(r["train_accuracy"]), pct(r.get("val_accuracy")),
-                     f"<b>{pct(r['test_accuracy'])}</b>", pct(r["knn_accuracy"]), str(r["feature_dim"]),
-                     f"{r['seconds']:.0f} s"])
+                     f"<b>{pct(r['test_accuracy'])}</b>", pct(r["knn_accuracy"])]
+                    + ([pct(best) if best is not None else ""] if protocol else [])
+                    + [str(r["feature_dim"]), f"{r['seconds']:.0f} s"])
         for key, v in r.get("variants", {}).items():  # the same encoder read elsewhere (a head, a teacher)
             rows.append(["", f"&nbsp;&nbsp;{html.escape(n)} ({html.escape(_(key))})", pct(v["train_accuracy"]),
-                         pct(v.get("val_accuracy")), pct(v["test_accuracy"]), pct(v["knn_accuracy"]),
-                         str(v["feature_dim"]), ""])
+                         pct(v.get("val_accuracy")), pct(v["test_accuracy"]), pct(v["knn_accuracy"])]
+                        + ([""] if protocol else []) + [str(v["feature_dim"]), ""])
     k = results.get("config", {}).get("knn_k", 20)
-    return table([_("family"), _("encoder"), _("linear probe, train"), _("val"), _("test"), _("kNN (k={k}), test").format(k=k),
-                  _("features"), _("time")], rows)
+    return table([_("family"), _("encoder"), _("linear probe, train"), _("val"), _("test"),
+                  _("kNN (k={k}), test").format(k=k)]
+                 + ([_("online kNN, test: best epoch (selects on test)")] if protocol else [])
+                 + [_("features"), _("time")], rows)
 
 
 class Renderer:
@@ -149,12 +155,15 @@ def _ran(results: dict[str, Any]) -> str:
         settings, recipe = results["config"]["methods"].get(name, {}), recipes.get(name, 0)
         ran = len(results["histories"].get(name) or [])
         epochs = "" if not recipe else str(ran) + (f" <small>({_('recipe')}: {recipe})</small>" if ran != recipe else "")
+        memory = r.get("peak_memory_mb")
         rows.append([html.escape(name), html.escape(r.get("method", "")), epochs,
                      str(settings.get("batch_size", "")) if recipe else "", f"{r['trained_on']:,}",
-                     html.escape(_(r["from"]) if r.get("from") else "")])
-    return ("<p>" + _("Images used: {n}.").format(n=f"{results['data']['n_images']:,}") + "</p>"
-            + table([_("encoder"), _("method"), _("epochs"), _("batch"), _("trained on (images)"), _("loaded from")],
-                    rows))
+                     f"{memory:,.0f} MB" if memory else "", html.escape(_(r["from"]) if r.get("from") else "")])
+    if not any(row[5] for row in rows):  # trained on a CPU (or loaded): no device memory to show
+        rows = [row[:5] + row[6:] for row in rows]
+    head = [_("encoder"), _("method"), _("epochs"), _("batch"), _("trained on (images)")] + (
+        [_("peak GPU memory")] if len(rows[0]) == 7 else []) + [_("loaded from")] if rows else []
+    return ("<p>" + _("Images used: {n}.").format(n=f"{results['data']['n_images']:,}") + "</p>" + table(head, rows))
 
 
 def _banner(results: dict[str, Any]) -> str:
@@ -210,9 +219,10 @@ def _page(run_dir: Path, results: dict[str, Any], log: Callable[[str], None] | N
         shape="x".join(map(str, d["image_shape"])), target=f"<b>{html.escape(results['target'])}</b>",
         k=len(results["classes"]), classes=classes, encoders=encoders)
     how = _("Encoders are trained on {n_train} images, frozen, and probed: a linear probe ({probe}) and a kNN probe "
-            "(cosine, k=20, votes weighted by exp(similarity / 0.07)), fitted on {n_probe} labelled training images, "
+            "(cosine, k={k}, votes weighted by exp(similarity / {t})), fitted on {n_probe} labelled training images, "
             "checked on {n_val} validation images and tested on {n_test} test images. Chance is {chance}, the "
             "majority class's share of the test images. Protocol: {protocol}.").format(
+        k=cfg.get("knn_k", 20), t=cfg.get("knn_temperature", 0.07),
         n_train=results["n_train"], probe=html.escape(probe), n_probe=results["n_probe"], n_val=results["n_val"],
         n_test=results["n_test"], chance=pct(results["chance"]), protocol=html.escape(results["protocol"]["name"]))
     notes = "".join(f"<li>{html.escape(i18n.text(n))}</li>" for n in split.get("notes", []))

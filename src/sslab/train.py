@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sslab import checkpoint, distributed
+from sslab import checkpoint, distributed, store
 from sslab.devices import resolve_precision
 from sslab.errors import SslabError
 from sslab.methods import Method
@@ -58,6 +58,8 @@ class Loop:
     chunk_images: int = 0  # > 0: each epoch visits the images in shuffled chunks of this many neighbours, each
     #                        chunk shuffled within: a memory-mapped dataset is then read a chunk at a time
     max_steps: int = 0  # > 0: stop after this many steps (benchmarks, smoke tests)
+    keep_every: int = 0  # > 0: keep the method's weights every this many epochs, in `snapshots`
+    snapshots: Path | None = None  # a folder: epoch-NNNN.safetensors (+ .json) per kept epoch
 
 
 class Step(nn.Module):
@@ -88,8 +90,8 @@ def fit(
     memory-mapped x, on the CPU (each batch then goes over through pinned memory).
 
     idx: train on the images at these indices only (default: all), without copying them out of x.
-    One step: lr from the schedule -> method.inputs(batch) -> method.objective -> backward -> clip -> AdamW
-    step -> after_step. `loop` sets checkpoints, metrics, distribution and speed options (its precision wins
+    One step: lr from the schedule -> method.inputs(batch) -> method.objective -> backward -> clip -> optimiser
+    step (AdamW or SGD: cfg.optimizer) -> after_step. `loop` sets checkpoints, metrics, distribution and speed options (its precision wins
     over `precision`). With loop.distributed under torchrun, each rank trains its shard of every global
     batch of cfg.batch_size (a study sets it for its own encoders; fine-tuning and retraining run on one rank).
     Returns one record per epoch: the mean of each logged value, plus `seconds`.
@@ -121,7 +123,7 @@ def fit(
     local = min(n, cfg.batch_size) // ranks  # this rank's share of every global batch
     lrs = lr_schedule(cfg, n_steps)
     params = [p for p in method.parameters() if p.requires_grad]  # not e.g. DINO's EMA teacher
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = optimizer(cfg, params)
     # The permutation is drawn from `generator` on every rank alike; each rank augments from its own stream.
     views_gen = generator if ranks == 1 else \
         torch.Generator(generator.device).manual_seed(generator.initial_seed() + 1_000_003 * (rank + 1))
@@ -182,6 +184,9 @@ def fit(
                     checkpoint.save(loop.checkpoint, method, opt, generators,
                                     {"epoch": epoch + 1, "step": step, "history": history,
                                      "method": method.name, "config": _jsonable(cfg)})
+                if loop.snapshots is not None and loop.keep_every and (epoch + 1) % loop.keep_every == 0 and rank == 0:
+                    store.save(loop.snapshots, f"epoch-{epoch + 1:04d}", method,
+                               {"method": method.name, "epoch": epoch + 1, "record": record})
                 if progress:
                     progress(epoch + 1, cfg.epochs, record)
                 if stop:
@@ -191,6 +196,14 @@ def fit(
         _restore_batchnorm(method)
     method.eval()
     return history
+
+
+def optimizer(cfg, params: list[torch.Tensor]) -> torch.optim.Optimizer:
+    """The method's optimiser (cfg.optimizer): AdamW, or SGD with momentum 0.9; fused kernels on a GPU."""
+    fused = {"fused": True} if params and params[0].device.type == "cuda" else {}
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, **fused)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
 
 
 def epoch_order(idx: torch.Tensor, chunk: int, generator: torch.Generator) -> torch.Tensor:

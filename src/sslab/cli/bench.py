@@ -24,10 +24,14 @@ from sslab.errors import SslabError
 @click.option("--steps", type=int, default=10, show_default=True, help="Timed training steps per method.")
 @click.option("--probe-check/--no-probe-check", default=True, show_default=True,
               help="Also time the tutorial's probe re-encoding every batch against probes on cached features.")
+@click.option("--peak-tflops", type=float, help="The device's peak TFLOP/s in the step's precision, for the MFU "
+              "column (default: a table of GPUs' dense bf16 peaks; none for a CPU).")
 @click.option("--out", type=click.Path(dir_okay=False), default="bench.json", show_default=True)
-def bench(only, device, threads, batch_size, precision, compile_, channels_last, steps, probe_check, out) -> None:
+def bench(only, device, threads, batch_size, precision, compile_, channels_last, steps, probe_check, peak_tflops,
+          out) -> None:
     """Measure training speed per method (data + augmentation against model time, beside the model-only
-    ceiling), feature extraction and probe time; print a table and write bench.json.
+    ceiling), the model FLOPs per second and their share of the device's peak (MFU), feature extraction and
+    probe time; print a table and write bench.json.
 
     Cases: supervised, vae, simclr and random on dSprites (1x64x64, encoder_core, batch 1000); pca,
     linear_ae, ae and the blog's simclr on MNIST-sized images; conv_ae, supcon and dino at 3x32x32;
@@ -51,11 +55,14 @@ def bench(only, device, threads, batch_size, precision, compile_, channels_last,
         if not cases:
             raise SslabError(f"no case matches {only!r}; cases: "
                              + ", ".join(f"{c.method}/{c.data}" for c in B.CASES))
+        if peak_tflops is not None and peak_tflops <= 0:
+            raise SslabError(f"--peak-tflops must be positive, got {peak_tflops}")
         loop = Loop(precision=precision, compile=compile_, channels_last=channels_last, log_every=10**9)
-        result: dict = {"environment": B.environment(dev, loop), "cases": []}
+        peak = peak_tflops or B.peak_tflops(dev, precision)
+        result: dict = {"environment": B.environment(dev, loop) | {"peak_tflops": peak}, "cases": []}
         for case in cases:
             click.echo(f"measuring {case.method} on {case.data} ...", err=True)
-            result["cases"].append(B.measure(case, dev, loop, batch_size, steps))
+            result["cases"].append(B.measure(case, dev, loop, batch_size, steps, peak_tflops=peak))
         click.echo(B.table(result["cases"]))
         if probe_check:
             click.echo("timing the tutorial's probe protocol against cached features ...", err=True)
@@ -71,7 +78,8 @@ def bench(only, device, threads, batch_size, precision, compile_, channels_last,
         Path(out).write_text(json.dumps(result, indent=2))
         click.echo(f"\n{result['environment']['device_name']}, {result['environment']['threads']} threads, "
                    f"{precision}{', compiled' if compile_ else ''}{', channels_last' if channels_last else ''}; "
-                   f"wrote {out}")
+                   + (f"MFU against a peak of {peak:g} TFLOP/s; " if peak else "no peak known (--peak-tflops): no MFU; ")
+                   + f"wrote {out}")
     except SslabError as e:
         fail(str(e))
 

@@ -18,7 +18,7 @@ from sslab.i18n import _
 STUDY_FIELDS = ("data", "quick", "n_images", "image_size", "encoders", "encoder", "views", "target", "protocol",
                 "label_fraction", "n_labelled", "holdout", "train_fraction", "val_fraction", "seed", "split_seed",
                 "epochs", "probe", "precision", "device", "channels_last", "compile", "parallel", "sync_bn",
-                "checkpoint_every", "tensorboard", "force")
+                "checkpoint_every", "keep_every", "tensorboard", "force")
 
 
 @main.command()
@@ -78,6 +78,8 @@ STUDY_FIELDS = ("data", "quick", "n_images", "image_size", "encoders", "encoder"
                    "(default: on; 1.27x the images per second of one encoder on both cores of a 2-core CPU).")
 @click.option("--sync-bn", is_flag=True, default=None, help="Under torchrun on GPUs: BatchNorm over the global batch.")
 @click.option("--checkpoint-every", type=int, help="Epochs between training checkpoints (default 1).")
+@click.option("--keep-every", type=int, help="Keep each trained encoder's weights every N epochs in the run folder "
+              "(snapshots/<encoder>/epoch-NNNN.safetensors, loadable with the pretrained method); default: none.")
 @click.option("--tensorboard", is_flag=True, default=None,
               help="Also write per-step metrics as TensorBoard event files (needs tensorboard).")
 @click.option("--seeds", metavar="LIST", help="Train every encoder once per seed (e.g. 0,1,2) on the same split; "

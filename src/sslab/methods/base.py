@@ -21,6 +21,9 @@ FAMILIES = {"baseline": N_("baselines"), "reconstruction": N_("reconstruction"),
             "masked": N_("masked modelling")}
 
 
+OPTIMIZERS = ("adamw", "sgd")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """What every method's config has; a method's own Config subclasses it with its defaults."""
@@ -29,7 +32,8 @@ class TrainConfig:
     batch_size: int = 256  # images per step
     lr: float = 1e-3  # peak Adam learning rate, after a linear warm-up and before cosine decay
     warmup_epochs: float = 0.5  # linear warm-up length
-    weight_decay: float = 0.0  # AdamW decoupled weight decay
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay (SGD's: L2 added to the gradient)
+    optimizer: str = "adamw"  # "adamw", or "sgd" (momentum 0.9: LightlySSL's CIFAR-10 benchmark's)
     clip_grad: float = 0.0  # clip the gradients' total norm to this before each step; 0: no clipping
     clip_per_parameter: bool = False  # clip each parameter tensor's gradient norm instead (DINO's official code)
 
@@ -39,6 +43,8 @@ class TrainConfig:
         if type(self).epochs == 0 and self.epochs != 0:
             raise SslabError(f"epochs cannot be set: this method has nothing to train, got {self.epochs}")
         require(self, positive=("batch_size", "lr"), non_negative=("epochs", "warmup_epochs", "weight_decay"))
+        if self.optimizer not in OPTIMIZERS:
+            raise SslabError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
 
 
 def require(cfg: Any, positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = ()) -> None:

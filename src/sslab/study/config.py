@@ -61,6 +61,7 @@ class StudyConfig:
     seed: int = 2021  # seeds the initialisations and the augmentations
     seeds: tuple[int, ...] = ()  # several training seeds: one run per seed on the same split, and their summary
     quick: bool = False  # smoke-test profile: 2,000 images, 3 epochs per trained encoder (over any epochs setting), smaller analyses
+    quick_images: int = QUICK_IMAGES  # the images a --quick run keeps (a study of a costly network keeps fewer)
     epochs: int | None = None  # train every trained encoder for this many epochs (None: its recipe; over --set)
     overrides: tuple[str, ...] = ()  # "name.setting=value" for a method, encoder, analysis or the monitor
     precision: str = "auto"  # "bf16" autocast, "fp32", or "auto": bf16 where the device computes in it natively
@@ -74,6 +75,7 @@ class StudyConfig:
     parallel: bool = True  # on a CPU with 2+ threads: a second process trains the later encoders meanwhile
     sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics over the global batch
     checkpoint_every: int = 1  # epochs between training checkpoints in the run folder (for --resume)
+    keep_every: int = 0  # > 0: keep each trained encoder's weights every this many epochs (snapshots/<encoder>/)
     tensorboard: bool = False  # also write the per-step metrics as TensorBoard event files
     cache: bool = True  # reuse a trained encoder from the encoder cache, and store new ones there
     force: bool = False  # retrain every encoder even when the cache holds it (and store the new one)

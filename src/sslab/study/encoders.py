@@ -36,6 +36,7 @@ class Trainer:
         self.ahead: Any = None  # sslab.study.ahead.Ahead: trainings a second process does meanwhile
         self.keep: Path | None = None  # where retrained (not main) encoders are also stored (a helper's)
         self.online: online.Online | None = None  # the online kNN of the study's own encoders while they train
+        self.peaks: dict[str, float] = {}  # label -> the GPU memory its training held at most (MB)
 
     def build(self, name: str, mcfg: methods.TrainConfig, n_classes: int) -> methods.Method:
         if name in self.modules:
@@ -73,6 +74,8 @@ class Trainer:
                               "when trained").format(label=label, source=_(source), key=key[:12], epochs=mcfg.epochs,
                                                      seconds=f"{meta.get('train_seconds', 0):.0f}"))
             self.cached[label] = source
+            if "peak_memory_mb" in meta:
+                self.peaks[label] = meta["peak_memory_mb"]
             if main and source == "the cache" and distributed.is_main():  # the run folder holds all its encoders
                 store.save(self.out / "encoders", name, method, meta)
             method.eval()
@@ -84,15 +87,19 @@ class Trainer:
             self.log("  " + _("{label}: resuming at epoch {epoch} from {path}").format(
                 label=label, epoch=read_meta(loop.checkpoint)["epoch"] + 1, path=loop.checkpoint))
         t0 = time.perf_counter()
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
         monitor = self.online if main and self.online is not None and self.online.cfg.enabled else None
         evaluate = None if monitor is None else lambda m, epoch: monitor(m, self.x, epoch, mcfg.epochs)
         with self.progress.task(_("training {label}").format(label=label), unit=_("steps")) as task:
-            history = fit(method, self.x, y.to(self.device), gen, self.precision, self._epoch_lines(label, tag),
+            history = fit(method, self.x, y.to(self.device), gen, self.precision, self._epoch_lines(label, tag, len(idx)),
                           idx=idx.to(self.device), loop=loop, steps=lambda done, total: task.update(done, total),
                           evaluate=evaluate)
         if distributed.is_main():
             meta = {"encoder": name, "key": key, "history": history, "train_seconds": time.perf_counter() - t0,
                     "sslab": __version__}
+            if self.device.type == "cuda":
+                meta["peak_memory_mb"] = self.peaks[label] = torch.cuda.max_memory_allocated(self.device) / 2**20
             if self.cfg.cache:
                 store.save(store.cache_dir(), key, method, meta)
             if self.keep is not None and not main:
@@ -132,13 +139,14 @@ class Trainer:
         cfg, safe = self.cfg, label.replace(" ", "_")
         return Loop(precision=self.precision, channels_last=cfg.channels_last, compile=cfg.compile,
                     sync_bn=cfg.sync_bn, distributed=main, checkpoint_every=cfg.checkpoint_every,
-                    chunk_images=self.chunk,
+                    chunk_images=self.chunk, keep_every=cfg.keep_every if main else 0,
+                    snapshots=self.out / "snapshots" / safe if main and cfg.keep_every else None,
                     checkpoint=self.out / "checkpoints" / f"{name}.safetensors" if main else None,
                     metrics=self.out / "metrics" / f"{safe}.jsonl",
                     tensorboard=self.out / "tensorboard" / safe if cfg.tensorboard else None)
 
-    def _epoch_lines(self, label: str, tag: str):
-        """The per-epoch log line: losses, the epoch's own time, what is left of this encoder."""
+    def _epoch_lines(self, label: str, tag: str, n_images: int):
+        """The per-epoch log line: losses, the online kNN, the epoch's own time and throughput, what is left."""
         done: dict[str, Any] = {"seconds": 0.0, "history": [], "collapse": None}
 
         def progress(epoch: int, epochs: int, rec: dict[str, float]) -> None:
@@ -148,9 +156,9 @@ class Trainer:
             logs = "  ".join(f"{k} {v:.2%}" if k.startswith(("knn", "untrained_knn")) else f"{k} {v:.4g}"
                              for k, v in rec.items() if k not in ("seconds", "eval_seconds", "untrained_eval_seconds"))
             if not tag or epoch == epochs:  # retraining runs log their last epoch only
-                self.log("  " + _("{label} epoch {epoch}/{epochs}  {logs}  {took} s, {left} left").format(
+                self.log("  " + _("{label} epoch {epoch}/{epochs}  {logs}  {took} s ({rate} images/s), {left} left").format(
                     label=label, epoch=epoch, epochs=epochs, logs=logs, took=f"{took:.1f}",
-                    left=duration(took * (epochs - epoch))))
+                    rate=f"{n_images / max(took, 1e-9):,.0f}", left=duration(took * (epochs - epoch))))
             done["history"].append(rec)
             if "knn" in rec and done["collapse"] is None and self.online is not None:
                 found = online.collapse(online.curve(done["history"]), self.online.cfg.patience)

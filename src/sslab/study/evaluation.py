@@ -37,6 +37,17 @@ def probe(h: torch.Tensor, rows: torch.Tensor, split: Any, new_probe, new_knn=KN
     }
 
 
+def finite(h: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
+    """Features a probe can fit: non-finite values (a training that diverged) set to 0, and a warning naming them."""
+    bad = ~torch.isfinite(h)
+    if not bad.any():
+        return h, []
+    n = int(bad.any(1).sum())
+    return torch.nan_to_num(h, nan=0.0, posinf=0.0, neginf=0.0), [N_(
+        "the features of {n} of {total} images were not finite (the training diverged?): set to 0 for the "
+        "probes").format(n=n, total=len(h))]
+
+
 def collapsed(h: torch.Tensor) -> bool:
     """True when the features hardly vary between images: all of them sit at one point."""
     spread = h.float().std(0).norm()

@@ -16,7 +16,7 @@ from sslab.i18n import N_
 from sslab.online import MonitorConfig
 from sslab.probes import PROBES
 from sslab.settings import configure
-from sslab.study.config import EMBEDDED_IMAGES, QUICK_EPOCHS, QUICK_IMAGES, Plan, StudyConfig
+from sslab.study.config import EMBEDDED_IMAGES, QUICK_EPOCHS, Plan, StudyConfig
 
 
 MONITOR = "monitor"  # --set monitor.KEY=VALUE: the online kNN (sslab.online.MonitorConfig)
@@ -45,6 +45,8 @@ def check(cfg: StudyConfig) -> None:
                     holdout=cfg.holdout)
     if cfg.epochs is not None and cfg.epochs <= 0:
         raise SslabError(f"epochs must be a positive number, got {cfg.epochs}")
+    if cfg.quick_images < 20:
+        raise SslabError(f"quick_images must be at least 20, got {cfg.quick_images}")
     if cfg.n_images is not None and cfg.n_images < 20:
         raise SslabError(f"--n-images must be at least 20, got {cfg.n_images}")
     if cfg.probe not in PROBES:
@@ -55,6 +57,8 @@ def check(cfg: StudyConfig) -> None:
         raise SslabError(f"knn_k must be at least 1, got {cfg.knn_k}")
     if cfg.knn_temperature <= 0:
         raise SslabError(f"knn_temperature must be positive, got {cfg.knn_temperature}")
+    if cfg.keep_every < 0:
+        raise SslabError(f"keep_every must be >= 0 (0: keep no snapshots), got {cfg.keep_every}")
     if cfg.checkpoint_every < 1:
         raise SslabError(f"checkpoint_every must be at least 1 epoch, got {cfg.checkpoint_every}")
     if cfg.tensorboard:
@@ -94,7 +98,7 @@ def check(cfg: StudyConfig) -> None:
 def load_images(cfg: StudyConfig) -> Images:
     """The study's images: the file at cfg.data, or dSprites generated from the grid; subsampled and
     relabelled by cfg.target as asked."""
-    n = QUICK_IMAGES if cfg.quick and cfg.n_images is None else cfg.n_images
+    n = cfg.quick_images if cfg.quick and cfg.n_images is None else cfg.n_images
     if cfg.data is None and cfg.needs_data:
         raise SslabError(f"the {cfg.name} study needs --data: {cfg.needs_data}")
     if cfg.data is None:

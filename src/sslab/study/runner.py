@@ -150,11 +150,21 @@ def _stages(ctx: StudyContext) -> dict[str, Any]:
             "views": ctx.plan.views, "default_encoder": ctx.plan.encoder},
         "environment": {"sslab": __version__, "torch": torch.__version__, "python": platform.python_version(),
                         "device": str(ctx.device), "precision": ctx.plan.precision,
-                        "threads": torch.get_num_threads(), "argv": sys.argv},
+                        "threads": torch.get_num_threads(), "argv": sys.argv, "peak_rss_mb": peak_rss_mb()},
     }
     ctx.step = "writing results.json"
     atomic.write_text(ctx.out / "results.json", json.dumps(results, indent=2, default=str))
     return results
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory so far, in MB (None where the platform does not say)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KB on Linux, bytes on macOS
+    return round(kb / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 def run_seeds(cfg: StudyConfig, out_dir: str | Path, log: Callable[[str], None] | Progress = print,

@@ -14,7 +14,7 @@ from sslab.i18n import N_, _
 from sslab.study.ahead import Job
 from sslab.study.config import QUICK_EPOCHS
 from sslab.study.context import StudyContext
-from sslab.study.evaluation import pct, probe
+from sslab.study.evaluation import finite, pct, probe
 from sslab.study.folder import keep_analysis, kept_analysis
 
 
@@ -45,10 +45,12 @@ def encoders(ctx: StudyContext, shown: torch.Tensor) -> Encoded:
         ctx.methods[name] = method
         ctx.step = f"encoding images with {name}"
         with ctx.progress.task(_("encoding {n} images with {name}").format(n=f"{len(ctx.evaluated):,}", name=name)):
-            ctx.h[name] = h = ctx.extract(method, ctx.evaluated)
+            h, diverged = finite(ctx.extract(method, ctx.evaluated))
+            ctx.h[name] = h
         ctx.step = f"probing {name}"
         with ctx.progress.task(_("fitting the probes on {name}'s {dim}-d features").format(name=name, dim=h.shape[1])):
             r = ctx.results[name] = probe(h, ctx.rows, split, ctx.new_probe, ctx.new_knn)
+        r["warnings"] += diverged
         r |= {"method": method.name, "family": method.family, "trained_on": len(idx), "train_seconds": round(t_train, 2)}
         seen, warned = watched(out.histories[name], ctx.plan.monitor.patience)
         r |= {"online": seen} if seen else {}
@@ -56,7 +58,8 @@ def encoders(ctx: StudyContext, shown: torch.Tensor) -> Encoded:
         out.confusions[name] = r.pop("confusion")
         for key, fn in method.variants().items():  # e.g. above SimCLR's head, DINO's teacher: probes only
             ctx.step = f"probing {name} ({key})"
-            variant = probe(ctx.extract(method, ctx.evaluated, features=fn), ctx.rows, split, ctx.new_probe, ctx.new_knn)
+            variant = probe(finite(ctx.extract(method, ctx.evaluated, features=fn))[0], ctx.rows, split,
+                            ctx.new_probe, ctx.new_knn)
             variant.pop("confusion")
             r.setdefault("variants", {})[key] = variant
             ctx.log("  " + _("{name} ({key}): linear probe val {val}  test {test}  kNN test {knn}").format(
@@ -73,6 +76,8 @@ def encoders(ctx: StudyContext, shown: torch.Tensor) -> Encoded:
             store.save(ctx.out / "encoders", name, method, {"encoder": name, "history": []})
         if name in ctx.trainer.cached:
             r["from"] = ctx.trainer.cached[name]
+        if name in ctx.trainer.peaks:
+            r["peak_memory_mb"] = round(ctx.trainer.peaks[name], 1)
         r["seconds"] = round(time.perf_counter() - t0, 2)
         ctx.log("  " + _("{name}: linear probe train {train}  val {val}  test {test}  kNN test {knn}  "
                          "({seconds} s)").format(
@@ -85,15 +90,14 @@ def encoders(ctx: StudyContext, shown: torch.Tensor) -> Encoded:
 def watched(history: list[dict[str, float]], patience: int) -> tuple[dict[str, Any], list[str]]:
     """What the online kNN saw of a training: results.json's "online" ({} if it did not run), and a warning
     where the curve fell back towards the untrained network's score (collapse)."""
-    points = online.curve(history)
-    if not points:
+    points, test = online.curve(history), online.curve(history, "knn_test")
+    if not points and not test:
         return {}, []
-    out: dict[str, Any] = {"knn": points}
-    test = online.curve(history, "knn_test")
+    out: dict[str, Any] = {"knn": points} if points else {}
     if test:  # the protocol's number: the best test score over the evaluations (it selects on test)
         out |= {"knn_test": test, "best_knn_test": max(v for _e, v in test)}
     out["seconds"] = round(sum(r.get("eval_seconds", 0) + r.get("untrained_eval_seconds", 0) for r in history), 2)
-    fell = online.collapse(points, patience)
+    fell = online.collapse(points or test, patience)
     if fell is None:
         return out, []
     return out | {"collapse": fell}, [N_("its online kNN fell from {best} back towards the untrained network's "
@@ -146,8 +150,8 @@ def pictures(ctx: StudyContext, encoded: Encoded, shown: torch.Tensor) -> dict[s
     if trained:
         out["loss_curves"] = plots.later(plots.loss_curves, trained)
     watched = {k: r["online"] for k, r in ctx.results.items() if "online" in r}
-    if watched:
-        out["online_knn"] = plots.later(plots.epoch_curves, {k: v["knn"] for k, v in watched.items()},
+    if any("knn" in v for v in watched.values()):
+        out["online_knn"] = plots.later(plots.epoch_curves, {k: v["knn"] for k, v in watched.items() if "knn" in v},
                                         N_("kNN accuracy on validation images"), ctx.chance)
     if any("knn_test" in v for v in watched.values()):
         out["online_knn_test"] = plots.later(plots.epoch_curves, {k: v["knn_test"] for k, v in watched.items()
