@@ -80,8 +80,9 @@ def sslab(*args, cwd):
     return subprocess.run([sys.executable, "-m", "sslab", *args], cwd=cwd, capture_output=True, text=True, timeout=900)
 
 
-FIGURES = ("gallery", "augmented_pairs", "loss_curves", "online_knn", "confusion", "reconstructions", "rsm", "rsm_histograms",
-           "cka", "factor_profile", "label_fraction", "images_per_class", "bias")
+FIGURES = ("gallery", "augmented_pairs", "loss_curves", "online_knn", "online_rankme", "confusion", "reconstructions",
+           "rsm", "rsm_histograms", "cka", "factor_profile", "spectrum", "neighbours", "layer_probes", "layer_cka",
+           "label_fraction", "images_per_class", "robustness", "bias")
 
 
 def test_quick_dsprites_study_end_to_end(tmp_path):
@@ -139,12 +140,13 @@ def test_quick_dsprites_study_end_to_end(tmp_path):
     assert html.count("<img ") == html.count(" alt='") > len(FIGURES)  # panels: one image per encoder
     assert "Smoke test: these numbers come from a shortened run (--quick: 600 images and 3 epochs" in html
     # Progress, as a log file sees it: stages, per-epoch times with what is left, no control characters.
-    assert "[encoder 6/6] simclr-2neg" in r.stderr and "[analysis 4/4] bias" in r.stderr
+    assert "[encoder 6/6] simclr-2neg" in r.stderr and "[analysis 8/8] bias" in r.stderr
     assert re.search(r"  simclr epoch 2/3  loss \S+ .* knn \d+\.\d+%  \d+\.\d s \([\d,]+ images/s\), \d+ s left", r.stderr), \
         r.stderr[-2000:]
     assert "\x1b" not in r.stderr and "\r" not in r.stderr
     assert "<h1>sslab study: smoke</h1>" in html  # rendered before the rename, titled after it
     for question in ("What do the encoders keep?", "How many labels do they need?", "Do they survive a biased",
+                     "Is a representation collapsed", "Which layer holds what?", "What do the encoders ignore?",
                      "The <b>transfer</b> analysis did not run: no classes are held out"):
         assert question in html
     assert (run / "encoders" / "supervised.safetensors").is_file()

@@ -1,10 +1,13 @@
 """Analyses of frozen features: tensors in, tensors out (plotting lives in sslab.plots).
 
-Similarity (RSMs, their histograms, linear CKA), the factor profile (what each latent factor does
-to the features) and 2-d UMAP coordinates. Probes and label-efficiency curves live in sslab.probes.
+Similarity (RSMs, their histograms, linear CKA), label-free quality (the singular-value spectrum, RankMe,
+alignment and uniformity), the factor profile (what each latent factor does to the features) and 2-d UMAP
+coordinates. Probes and label-efficiency curves live in sslab.probes.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -85,6 +88,43 @@ def rsm_histogram(h: torch.Tensor, bins: int = 100, chunk: int = 2048) -> tuple[
         vals = block[~block.isnan()].clamp(-1, 1)
         counts += torch.histc(vals, bins=bins, min=-1, max=1).double()
     return counts, torch.linspace(-1, 1, bins + 1)
+
+
+# --- Label-free quality: the spectrum, its effective rank, alignment and uniformity ----------------
+
+def spectrum(h: torch.Tensor) -> torch.Tensor:
+    """The singular values of the feature matrix h (N, D), largest first: (min(N, D),) float64."""
+    return torch.linalg.svdvals(h.double())
+
+
+def rankme(h: torch.Tensor, eps: float = 1e-7) -> float:
+    """RankMe (Garrido et al. 2023): exp of the entropy of the singular values of h (N, D) normalised to sum to 1,
+    the effective rank of Roy & Vetterli (2007). k equally strong directions give k; a rank-1 matrix gives 1."""
+    s = spectrum(h)
+    p = s / s.sum().clamp_min(1e-300) + eps
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
+def participation_ratio(h: torch.Tensor) -> float:
+    """The participation ratio of the features' covariance eigenvalues: (sum l)^2 / sum l^2 over h (N, D) centred
+    (another effective dimensionality: k equal variances give k, one dominant direction about 1)."""
+    x = h.double() - h.double().mean(0)
+    var = spectrum(x) ** 2
+    return float(var.sum() ** 2 / (var ** 2).sum()) if var.sum() > 0 else float("nan")
+
+
+def alignment(h1: torch.Tensor, h2: torch.Tensor) -> float:
+    """Alignment (Wang & Isola 2020): the mean squared distance between the L2-normalised features of two views of
+    the same images, h1 and h2 (N, D); 0 for identical views, at most 4."""
+    return float((F.normalize(h1.double(), dim=1) - F.normalize(h2.double(), dim=1)).pow(2).sum(1).mean())
+
+
+def uniformity(h: torch.Tensor, t: float = 2.0) -> float:
+    """Uniformity (Wang & Isola 2020): log of the mean of exp(-t |z_i - z_j|^2) over every pair i < j of the
+    L2-normalised features of h (N, D); lower is more uniform on the sphere, 0 for features at one point."""
+    z = F.normalize(h.double(), dim=1)
+    d2 = torch.pdist(z).pow(2)
+    return float(torch.logsumexp(-t * d2, 0) - math.log(len(d2)))
 
 
 # --- Factor profile: what each latent factor does to the features ---------------------------------

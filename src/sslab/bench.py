@@ -199,7 +199,7 @@ def probe_protocols(device: torch.device, precision: str = "auto", n_images: int
 
 def table(rows: list[dict[str, Any]]) -> str:
     """The figures as a plain-text table."""
-    head = (f"{'method':<11}{'data':<9}{'encoder':<16}{'batch':>6}{'img/s':>9}{'data ms':>9}{'share':>7}"
+    head = (f"{'method':<13}{'data':<9}{'encoder':<16}{'batch':>6}{'img/s':>9}{'data ms':>9}{'share':>7}"
             f"{'model ms':>10}{'ceiling':>9}{'of ceil':>8}{'TFLOP/s':>9}{'MFU':>7}{'extract/s':>11}{'probe s':>9}")
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -210,7 +210,7 @@ def table(rows: list[dict[str, Any]]) -> str:
                      f"{r['tflops']:>9.2f}{mfu}")
         else:
             train = f"{'-':>6}{'-':>9}{'-':>9}{'-':>7}{'-':>10}{'-':>9}{'-':>8}{'-':>9}{'-':>7}"
-        lines.append(f"{r['method']:<11}{r['data']:<9}{r['encoder'] or '-':<16}{train}"
+        lines.append(f"{r['method']:<13}{r['data']:<9}{r['encoder'] or '-':<16}{train}"
                      f"{r['extract_images_per_s']:>11.0f}{r['probe_s']:>9.2f}")
     return "\n".join(lines)
 

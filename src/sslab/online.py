@@ -7,7 +7,8 @@ kNN" of LightlySSL's and solo-learn's benchmarks), and the collapse such a curve
 At epoch 0 (before training) and every `every` epochs (always the last), the encoder's features of a fixed
 random subset of the labelled training images (the bank) vote, as the study's final kNN probe does, for the
 labels of a fixed subset of validation images; with `test`, also for every test image (LightlySSL's protocol
-number: the maximum over epochs, which selects on test, so it is labelled as such). Extraction runs in eval
+number: the maximum over epochs, which selects on test, so it is labelled as such). The bank's RankMe (the
+effective rank of its features, sslab.analysis.rankme) is recorded beside, a label-free view of the same curve. Extraction runs in eval
 mode under the training precision and leaves the network's mode and memory layout as they were, so
 training with the monitor gives the same weights as without it.
 """
@@ -20,6 +21,7 @@ from typing import Any
 
 import torch
 
+from sslab.analysis import rankme
 from sslab.errors import SslabError
 from sslab.probes import KNNProbe
 from sslab.train import extract
@@ -82,14 +84,16 @@ class Online:
 
     @torch.no_grad()
     def __call__(self, method: torch.nn.Module, x: torch.Tensor, epoch: int, epochs: int) -> dict[str, float]:
-        """{"knn": validation accuracy[, "knn_test": test accuracy], "eval_seconds"} when epoch is due, else {}."""
+        """{"knn": validation accuracy[, "knn_test": test accuracy], "rankme": the bank's RankMe, "eval_seconds"}
+        when epoch is due, else {}."""
         if not self.due(epoch, epochs) or not len(self.queries) and not len(self.test):
             return {}
         t0, training = time.perf_counter(), method.training
         features = lambda idx: extract(method, x, self.precision, idx=idx.to(x.device),  # noqa: E731
                                        channels_last=self.channels_last)
-        knn = KNNProbe(self.k, self.temperature).fit(features(self.bank), self.bank_y)
-        out = {}
+        bank = features(self.bank)
+        knn = KNNProbe(self.k, self.temperature).fit(bank, self.bank_y)
+        out = {"rankme": rankme(bank)}  # label-free: the effective rank of the bank's features
         if len(self.queries):
             out["knn"] = knn.score(features(self.queries), self.queries_y)
         if len(self.test):

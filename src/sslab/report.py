@@ -30,6 +30,8 @@ CAPTIONS = {
     "online_knn": N_("The online kNN of each trained encoder while it trained: its validation images' accuracy "
                      "when the labelled images' features vote, from the untrained network (epoch 0) on, so a "
                      "curve still rising at the end was stopped early, and one falling back may have collapsed."),
+    "online_rankme": N_("RankMe (the effective rank of the features, no labels needed) at the same evaluations: "
+                        "a curve that falls while the kNN above stays flat is a representation losing directions."),
     "online_knn_test": N_("The same kNN on every test image, the benchmark protocol's number (its maximum over the "
                           "epochs): it selects on test, so it is not the study's own test figure."),
     "reconstructions": N_("Test images above each autoencoder's reconstructions from its features (the VAE's from "
@@ -110,7 +112,8 @@ def _sections(draw: Renderer, results: dict[str, Any]) -> list[tuple[str, list[s
     sections: dict[str, list[str]] = {FIRST: [draw("confusion", _(CAPTIONS["confusion"])),
                                               draw("loss_curves", _(CAPTIONS["loss_curves"])),
                                               draw("online_knn", _(CAPTIONS["online_knn"])),
-                                              draw("online_knn_test", _(CAPTIONS["online_knn_test"]))]}
+                                              draw("online_knn_test", _(CAPTIONS["online_knn_test"])),
+                                              draw("online_rankme", _(CAPTIONS["online_rankme"]))]}
     for key, module in analyses.REGISTRY.items():
         parts = sections.setdefault(module.QUESTION, [])
         if key in results.get("skipped", {}):

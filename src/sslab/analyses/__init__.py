@@ -11,6 +11,8 @@ An analysis works on a finished study's cached features (and may train again, e.
              what it reads of the study (sslab.analyses.base.Context);
   table(results, encoders) -> str | dict  optional HTML above its first figure (or {figure: HTML});
   requires() -> str | None  optional: a reason it cannot run here (e.g. a missing package), checked before training;
+  unavailable(cfg) -> str | None  optional: a reason its settings leave it nothing to do (it is then skipped);
+  validate(cfg, images)  optional: raise SslabError for settings that cannot work on these images;
   DEFAULT    optional, False: runs only when a study names it (or `--analyses all`);
   QUICK      optional {setting: value}: its smaller budget under --quick (a user's --set still wins); None: left
              out of --quick's default analyses (run when named, or given a setting).

@@ -43,6 +43,15 @@ class Context(Protocol):
     def uses_labels(self, name: str) -> bool:
         """True for an encoder trained on labels (retrained where an analysis changes the labels)."""
 
+    def view_recipe(self, name: str) -> Any:
+        """The view recipe encoder `name` trained with (the study's for one trained without views): recipe(x, g)."""
+
+    def layers(self, name: str) -> list[str]:
+        """The stages of encoder `name`'s network, shallow to deep; [] for an encoder without one."""
+
+    def layer_features(self, name: str, layer: str, idx: torch.Tensor) -> torch.Tensor:
+        """(len(idx), D) pooled outputs of one stage of encoder `name` for the images at idx."""
+
     def sort_keys(self) -> dict[str, tuple[torch.Tensor, tuple[str, ...]]]:
         """Ways to group the images: each varying latent factor, then "class": ((N,) labels, level names)."""
 

@@ -61,6 +61,9 @@ STUDY_FIELDS = ("data", "quick", "n_images", "image_size", "encoders", "encoder"
                    "features), tutorial (the Neuromatch tutorial's: Adam, 25 epochs, raw features) or uva (the UvA "
                    "SimCLR tutorial's: AdamW, 100 epochs, batch 64).")
 @click.option("--umap-colour", help="The latent factor that colours the UMAP points (default: the class).")
+@click.option("--eval-data", metavar="PATHS", help="Comma-separated other datasets (any format --data reads): every "
+              "encoder, frozen, is probed on each too (the cross_dataset analysis), their images converted to the "
+              "study's channels and size.")
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]),
               help="auto (default): bf16 autocast where the device computes in bf16 natively (GPUs, CPUs with "
                    "AVX512-BF16 or AMX), else fp32; or bf16 or fp32.")
@@ -177,6 +180,10 @@ def study_config(study: str | None, options: dict):
     given |= {"analyses": picked, "cache": False if options["no_cache"] else None, "seeds": _seeds(options["seeds"])}
     fields |= {k: v for k, v in given.items() if v is not None}
     extra = (f"umap.colour={options['umap_colour']}",) if options["umap_colour"] else ()
+    if options["eval_data"]:  # --eval-data: the cross_dataset analysis, on those files
+        extra += (f"cross_dataset.data={tuple(as_list(options['eval_data']))!r}",)
+        ran = fields.get("analyses", StudyConfig.analyses)
+        fields["analyses"] = tuple(ran) + ("cross_dataset",) * ("cross_dataset" not in ran)
     fields["overrides"] = tuple(fields.get("overrides", ())) + extra + tuple(options["overrides"])
     cfg = StudyConfig(**fields)
     _check_used(extra + tuple(options["overrides"]), cfg)
@@ -188,7 +195,7 @@ def _check_used(items: tuple[str, ...], cfg) -> None:
     refused instead. (A study file's own [set.*] tables may name encoders that --methods leaves out.)"""
     from sslab.methods import parse_encoder
 
-    used = set(cfg.encoders) | set(cfg.analyses) | {parse_encoder(e)[0] for e in cfg.encoders}
+    used = set(cfg.encoders) | set(cfg.analyses) | {parse_encoder(e)[0] for e in cfg.encoders} | {"monitor"}
     for item in items:
         owner = item.partition("=")[0].partition(".")[0].strip()
         if owner and "." in item.partition("=")[0] and owner not in used:

@@ -3,7 +3,8 @@
 A builder `name(image_shape, **options) -> nn.Module` returns an encoder that maps float images
 (B, C, H, W) in [0, 1] to features (B, feat_dim) and has an int attribute `feat_dim` (which can
 depend on the input size). Registry key = function name = CLI name (`sslab encoders`).
-`layer_features(module, "encoder.flatten")` takes any submodule's output as features instead.
+`layer_features(module, "encoder.flatten")` takes any submodule's output as features instead; `blocks(net)`
+names a network's stages (its `BLOCKS`, where it lists them), shallow to deep.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from sslab.errors import SslabError
 from sslab.nets.base import REGISTRY, Builder, register
 
-__all__ = ["REGISTRY", "Builder", "register", "build", "describe", "find_layer", "layer_features"]
+__all__ = ["REGISTRY", "Builder", "register", "build", "describe", "find_layer", "layer_features", "blocks", "pooled"]
 
 for _mod in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_mod.name}")
@@ -81,21 +83,41 @@ class LayerOutput:
         return self._h
 
 
+def blocks(net: nn.Module) -> list[str]:
+    """The submodules whose outputs are a network's stages, shallow to deep (its last one gives the features):
+    the network's own BLOCKS where it names them, else its direct children that hold parameters."""
+    named = getattr(net, "BLOCKS", None)
+    if named is not None:
+        return list(named)
+    return [n for n, m in net.named_children() if next(m.parameters(), None) is not None]
+
+
+def pooled(h: torch.Tensor) -> torch.Tensor:
+    """A layer's output as one vector per image, small enough for a probe: feature maps (B, C, H, W) average-pooled
+    to at most 2x2 cells, tokens (B, T, D) averaged, then flattened."""
+    if h.ndim == 4:
+        h = F.adaptive_avg_pool2d(h, (min(2, h.shape[2]), min(2, h.shape[3])))
+    elif h.ndim == 3:
+        h = h.mean(1)
+    return h.flatten(1)
+
+
 @contextmanager
-def layer_features(module: nn.Module, name: str) -> Iterator[LayerOutput]:
+def layer_features(module: nn.Module, name: str, pool: bool = False) -> Iterator[LayerOutput]:
     """Capture the output of `module`'s submodule `name` during the forward passes run inside the block.
 
         with nets.layer_features(method, "encoder.flatten") as out:
             method.encoder(x)
         h = out.h  # (B, 1152) for a convnet at 28x28
 
-    A module called several times in one pass (resnet's shared ReLU) keeps its last output.
+    A module called several times in one pass (resnet's shared ReLU) keeps its last output. pool: each image's
+    output reduced by `pooled` first (a block's feature maps as a few hundred numbers, not tens of thousands).
     """
     out = LayerOutput(name)
 
     def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
         # clone: an in-place ReLU right after the layer would otherwise overwrite what was captured
-        out._h = output.flatten(1).clone()
+        out._h = pooled(output) if pool else output.flatten(1).clone()
 
     handle = find_layer(module, name).register_forward_hook(hook)
     try:

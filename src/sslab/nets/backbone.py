@@ -33,6 +33,8 @@ class Backbone(nn.Module):
         )
         self.flatten = nn.Flatten()
 
+    BLOCKS = ("conv.2", "conv.5", "conv.8")  # each block's max-pool (the last: the features)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.flatten(self.conv(x))  # (B, 32 * s * s)
 

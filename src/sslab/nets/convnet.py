@@ -38,6 +38,10 @@ class ConvNet(nn.Module):
         self.fc = nn.Linear(widths[-1] * sh * sw, feat_dim)
         self.act = act()
 
+    @property
+    def BLOCKS(self) -> tuple[str, ...]:  # noqa: N802 - the attribute nets.blocks reads
+        return (*(f"blocks.{i}" for i in range(len(self.blocks))), "act")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.flatten(self.blocks(x))  # (B, 128 * 3 * 3) at 28 px
         return self.act(self.fc(h))  # (B, feat_dim)
@@ -71,6 +75,10 @@ class StridedConvNet(nn.Module):
         side = strided_sides(height, len(widths))[-1] * strided_sides(width, len(widths))[-1]
         self.fc = nn.Linear(widths[-1] * side, feat_dim)
         self.act = nn.ReLU(inplace=True)
+
+    @property
+    def BLOCKS(self) -> tuple[str, ...]:  # noqa: N802 - the attribute nets.blocks reads
+        return (*(f"blocks.{i}" for i in range(len(self.blocks))), "act")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.fc(self.flatten(self.blocks(x))))  # (B, feat_dim)

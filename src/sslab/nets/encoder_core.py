@@ -38,6 +38,8 @@ class EncoderCore(nn.Module):
         )
         self.head = linear_block(84, feat_dim)
 
+    BLOCKS = ("conv.3", "conv.7", "linear.2", "linear.5", "head")  # each conv and linear block's BatchNorm
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = self.linear(self.conv(x).flatten(1))  # (B, 16 * 13 * 13 at 64 px) -> (B, 84)
         return self.head(t)  # (B, feat_dim)

@@ -67,6 +67,8 @@ class ResNet(nn.Module):
         self.feat_dim = WIDTHS[-1]
         _init_like_torchvision(self, zero_init_residual)
 
+    BLOCKS = ("maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool")  # the stem, each stage, the features
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # (B, 64, H/4, W/4) ImageNet stem, (B, 64, H, W) CIFAR
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, 512, H/32, W/32) or (B, 512, H/8, W/8)

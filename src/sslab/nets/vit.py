@@ -68,6 +68,10 @@ class ViT(nn.Module):
         nn.init.xavier_uniform_(self.patch_embed.weight.view(dim, -1))  # as MAE: like a Linear
 
     @property
+    def BLOCKS(self) -> tuple[str, ...]:  # noqa: N802 - the attribute nets.blocks reads
+        return (*(f"blocks.{i}" for i in range(len(self.blocks))), "norm")  # tokens, averaged when probed
+
+    @property
     def n_patches(self) -> int:
         return self.grid[0] * self.grid[1]
 

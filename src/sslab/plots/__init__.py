@@ -14,22 +14,21 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from sslab.plots.charts import (bias_bars, cumulative_variance, curves, epoch_curves, grouped_bars, loss_curves,
-                                rsm_histograms, runs, scatter_grid)
+from sslab.plots.charts import (bias_bars, cumulative_variance, curves, grouped_bars, lines, loss_curves,
+                                rsm_histograms, runs, scatter_grid, spectra)
 from sslab.plots.data import Plot, later, save_plot
 from sslab.plots.data import load_plot as _read_plot
-from sslab.plots.heat import confusions, factor_profile, matrix, rsm_grid, signed_matrix
-from sslab.plots.images import gallery, image_rows, tiles, to_float
+from sslab.plots.heat import confusions, factor_profile, matrices, matrix, rsm_grid, signed_matrix
+from sslab.plots.images import gallery, image_rows, neighbours, tiles, to_float
 from sslab.plots.style import DPI, font_missing, style
 
-__all__ = ["Plot", "later", "save_plot", "load_plot", "draw", "png", "save", "style", "font_missing", "to_float",
-           "KINDS", *sorted(["bias_bars", "cumulative_variance", "curves", "epoch_curves", "grouped_bars", "loss_curves",
-                             "rsm_histograms", "runs", "scatter_grid", "confusions", "factor_profile", "matrix",
-                             "rsm_grid", "signed_matrix", "gallery", "image_rows", "tiles"])]
+# the figure kinds a saved Plot may name
+KINDS = {f.__name__: f for f in (loss_curves, lines, image_rows, tiles, cumulative_variance, signed_matrix, rsm_grid,
+                                 rsm_histograms, matrix, matrices, factor_profile, curves, runs, grouped_bars,
+                                 bias_bars, scatter_grid, spectra, confusions, gallery, neighbours)}
 
-KINDS = {f.__name__: f for f in (loss_curves, epoch_curves, image_rows, tiles, cumulative_variance, signed_matrix, rsm_grid,
-                                 rsm_histograms, matrix, factor_profile, curves, runs, grouped_bars, bias_bars,
-                                 scatter_grid, confusions, gallery)}
+__all__ = ["Plot", "later", "save_plot", "load_plot", "draw", "png", "save", "style", "font_missing", "to_float",
+           "KINDS", *sorted(KINDS)]
 
 
 def load_plot(path: Path) -> Plot:

@@ -27,17 +27,39 @@ def loss_curves(histories: dict[str, list[dict[str, float]]]) -> list[Figure]:
     return panels
 
 
-def epoch_curves(curves: dict[str, list[tuple[int, float]]], ylabel: str, chance: float | None = None,
-                 ylim: tuple[float, float] | None = (0, 1.02)) -> Figure:
-    """A score against the training epoch (epoch 0: the untrained network), one line per encoder, on one figure
-    (e.g. the online kNN accuracy); chance as a dotted line."""
+def lines(curves: dict[str, list[tuple[float, float]]], ylabel: str, chance: float | None = None,
+          ylim: tuple[float, float] | None = (0, 1.02), xlabel: str = N_("epoch"),
+          xticks: list[str] | None = None) -> Figure:
+    """A score against x, one line per encoder, on one figure: e.g. the online kNN accuracy against the training
+    epoch (epoch 0: the untrained network), or a probe's against depth; chance as a dotted line. xticks: names
+    of the integer x positions 1, 2, ... (e.g. layers)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for name, points in curves.items():
         ax.plot([e for e, _v in points], [v for _e, v in points], marker="o", ms=3, label=name)
     if chance is not None:
         ax.axhline(chance, color="gray", lw=0.8, ls=":", label=_("chance"))
-    ax.set(xlabel=_("epoch"), ylabel=_(ylabel), ylim=ylim)
+    ax.set(xlabel=_(xlabel), ylabel=_(ylabel), ylim=ylim)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if xticks:
+        ax.set_xticks(range(1, len(xticks) + 1), xticks, rotation=30, ha="right")
+    ax.grid(alpha=0.3)
+    ax.legend(ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+SPECTRUM_FLOOR = 1e-4
+
+
+def spectra(values: dict[str, torch.Tensor]) -> Figure:
+    """Each encoder's singular values (largest first), divided by its largest, on a log scale: one line each;
+    values below FLOOR (dead dimensions: a ReLU that never fires) drawn at the floor."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for name, sv in values.items():
+        sv = torch.as_tensor(sv).float().clamp_min(SPECTRUM_FLOOR)
+        ax.plot(np.arange(1, len(sv) + 1), sv.numpy(), label=name)
+    ax.set(xlabel=_("component (by singular value)"), ylabel=_("singular value / the largest"), yscale="log",
+           xscale="log", ylim=(SPECTRUM_FLOOR * 0.8, 1.5))
     ax.grid(alpha=0.3)
     ax.legend(ncol=2)
     fig.tight_layout()

@@ -68,6 +68,12 @@ def matrix(values: np.ndarray, rows: list[str], cols: list[str], title: str, cba
     return fig
 
 
+def matrices(panels: list[dict]) -> list[Figure]:
+    """Several heat maps, one panel each (each dict: `matrix`'s arguments), e.g. CKA between the layers of two
+    encoders, one pair per panel."""
+    return [matrix(**p) for p in panels]
+
+
 def _heat(ax, values, rows, cols, vmin, vmax, fmt, cmap, cbar=None) -> None:
     values = np.asarray(values, dtype=float)
     im = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")

@@ -67,3 +67,15 @@ def gallery(x: torch.Tensor, captions: list[str], points: np.ndarray | None = No
         ax.set_title(captions[i], fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def neighbours(queries: torch.Tensor, found: dict[str, torch.Tensor]) -> list[Figure]:
+    """One panel per query image (uint8 (Q, C, H, W)): a row per encoder, the query then its nearest training
+    images by that encoder's features (found[name]: uint8 (Q, k, C, H, W))."""
+    panels = []
+    for q in range(len(queries)):
+        rows = [to_float(torch.cat([queries[q : q + 1], nn_[q]])) for nn_ in found.values()]
+        fig = image_rows(rows, list(found))
+        fig.suptitle(_("query (left) and its nearest training images"), fontsize=10)
+        panels.append(fig)
+    return panels

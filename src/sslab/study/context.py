@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from sslab import methods
+from sslab import methods, nets, views
 from sslab.data import Images, splits
 from sslab.finetune import FinetuneConfig, finetune, score
 from sslab.i18n import N_
@@ -82,6 +82,28 @@ class StudyContext:
 
     def uses_labels(self, name: str) -> bool:
         return self.trainer.uses_labels(name)
+
+    def view_recipe(self, name: str) -> Any:
+        """The view recipe encoder `name` trained with, or the study's (for encoders trained without views, or a name
+        that is no encoder)."""
+        recipe = getattr(self.methods.get(name), "recipe", None)
+        return recipe if callable(recipe) else views.build(self.plan.views)
+
+    def layers(self, name: str) -> list[str]:
+        """The stages of encoder `name`'s network, shallow to deep (sslab.nets.blocks); [] for one without a network."""
+        net = getattr(self.methods[name], "encoder", None)
+        return nets.blocks(net) if isinstance(net, torch.nn.Module) and name not in self.modules else []
+
+    def layer_features(self, name: str, layer: str, idx: torch.Tensor) -> torch.Tensor:
+        """(len(idx), D) pooled outputs of `layer` of encoder `name`'s network (sslab.nets.pooled) for the images at idx."""
+        method = self.methods[name]
+
+        def read(x: torch.Tensor) -> torch.Tensor:
+            with nets.layer_features(method.encoder, layer, pool=True) as out:
+                method.encoder(x)
+            return out.h
+
+        return self.extract(method, idx, features=read)
 
     def sort_keys(self) -> dict[str, tuple[torch.Tensor, tuple[str, ...]]]:
         """Ways to group the images: each varying latent factor, then the class. name -> ((N,) labels, names)."""

@@ -160,6 +160,11 @@ def plan(cfg: StudyConfig, images: Images, split: splits.Split, device: torch.de
                                "--analyses to run it")
             continue
         run[name] = analyses.config(name, {**(quick or {}), **settings.get(name, {})})
+        reason = getattr(analyses.REGISTRY[name], "unavailable", lambda c: None)(run[name])
+        if reason:  # e.g. cross_dataset without other data
+            skipped[name] = reason
+            del run[name]
+            continue
         if hasattr(analyses.REGISTRY[name], "validate"):
             analyses.REGISTRY[name].validate(run[name], images)
     return Plan(resolved, run, skipped, views_name, encoder, recipe_epochs,

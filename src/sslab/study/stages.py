@@ -96,6 +96,9 @@ def watched(history: list[dict[str, float]], patience: int) -> tuple[dict[str, A
     out: dict[str, Any] = {"knn": points} if points else {}
     if test:  # the protocol's number: the best test score over the evaluations (it selects on test)
         out |= {"knn_test": test, "best_knn_test": max(v for _e, v in test)}
+    ranks = online.curve(history, "rankme")
+    if ranks:
+        out["rankme"] = ranks
     out["seconds"] = round(sum(r.get("eval_seconds", 0) + r.get("untrained_eval_seconds", 0) for r in history), 2)
     fell = online.collapse(points or test, patience)
     if fell is None:
@@ -151,10 +154,13 @@ def pictures(ctx: StudyContext, encoded: Encoded, shown: torch.Tensor) -> dict[s
         out["loss_curves"] = plots.later(plots.loss_curves, trained)
     watched = {k: r["online"] for k, r in ctx.results.items() if "online" in r}
     if any("knn" in v for v in watched.values()):
-        out["online_knn"] = plots.later(plots.epoch_curves, {k: v["knn"] for k, v in watched.items() if "knn" in v},
+        out["online_knn"] = plots.later(plots.lines, {k: v["knn"] for k, v in watched.items() if "knn" in v},
                                         N_("kNN accuracy on validation images"), ctx.chance)
+    if any("rankme" in v for v in watched.values()):
+        out["online_rankme"] = plots.later(plots.lines, {k: v["rankme"] for k, v in watched.items() if "rankme" in v},
+                                           N_("RankMe of the labelled bank's features"), None, None)
     if any("knn_test" in v for v in watched.values()):
-        out["online_knn_test"] = plots.later(plots.epoch_curves, {k: v["knn_test"] for k, v in watched.items()
+        out["online_knn_test"] = plots.later(plots.lines, {k: v["knn_test"] for k, v in watched.items()
                                                                   if "knn_test" in v},
                                              N_("kNN accuracy on the test images"), ctx.chance)
     out["confusion"] = plots.later(plots.confusions, encoded.confusions, ctx.class_names)
