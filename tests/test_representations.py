@@ -25,6 +25,9 @@ def test_rankme_counts_independent_directions_and_a_rank_one_matrix_is_one():
     rank_one = torch.randn(500, 1, generator=g) @ torch.randn(1, 64, generator=g)
     assert analysis.rankme(rank_one) == pytest.approx(1, abs=0.01)
     assert analysis.participation_ratio(rank_one) == pytest.approx(1, abs=1e-6)
+    diverged = rank_one.clone()
+    diverged[0, 0] = float("inf")
+    assert math.isnan(analysis.rankme(diverged))  # a diverged encoder has no spectrum (and no crash)
 
 
 def test_alignment_and_uniformity_at_their_ends():

@@ -99,7 +99,10 @@ def spectrum(h: torch.Tensor) -> torch.Tensor:
 
 def rankme(h: torch.Tensor, eps: float = 1e-7) -> float:
     """RankMe (Garrido et al. 2023): exp of the entropy of the singular values of h (N, D) normalised to sum to 1,
-    the effective rank of Roy & Vetterli (2007). k equally strong directions give k; a rank-1 matrix gives 1."""
+    the effective rank of Roy & Vetterli (2007). k equally strong directions give k; a rank-1 matrix gives 1; NaN
+    for features that are not all finite."""
+    if not torch.isfinite(h).all():
+        return float("nan")  # a diverged encoder's features: no spectrum to speak of
     s = spectrum(h)
     p = s / s.sum().clamp_min(1e-300) + eps
     return float(torch.exp(-(p * p.log()).sum()))

@@ -92,12 +92,13 @@ class Online:
         features = lambda idx: extract(method, x, self.precision, idx=idx.to(x.device),  # noqa: E731
                                        channels_last=self.channels_last)
         bank = features(self.bank)
-        knn = KNNProbe(self.k, self.temperature).fit(bank, self.bank_y)
+        finite = lambda h: torch.nan_to_num(h, nan=0.0, posinf=0.0, neginf=0.0)  # noqa: E731 - a diverged encoder
+        knn = KNNProbe(self.k, self.temperature).fit(finite(bank), self.bank_y)
         out = {"rankme": rankme(bank)}  # label-free: the effective rank of the bank's features
         if len(self.queries):
-            out["knn"] = knn.score(features(self.queries), self.queries_y)
+            out["knn"] = knn.score(finite(features(self.queries)), self.queries_y)
         if len(self.test):
-            out["knn_test"] = knn.score(features(self.test), self.test_y)
+            out["knn_test"] = knn.score(finite(features(self.test)), self.test_y)
         method.train(training)
         return out | {"eval_seconds": time.perf_counter() - t0}
 
