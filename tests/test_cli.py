@@ -86,8 +86,8 @@ FIGURES = ("gallery", "augmented_pairs", "loss_curves", "online_knn", "online_ra
 
 
 def test_quick_dsprites_study_end_to_end(tmp_path):
-    # --quick alone keeps 2,000 images; 600 keep this test short and still run everything it runs.
-    r = sslab("run", "--quick", "--n-images", "600", "--out", str(tmp_path / "runs"), "--name", "smoke", cwd=tmp_path)
+    # --quick alone keeps 2,000 images; 600 at 32 px keep this test short and still run everything it runs.
+    r = sslab("run", "--quick", "--n-images", "600", "--image-size", "32", "--out", str(tmp_path / "runs"), "--name", "smoke", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     run = tmp_path / "runs" / "smoke"
     results = json.loads((run / "results.json").read_text())
@@ -175,7 +175,7 @@ def test_analyses_can_be_chosen(tmp_path, monkeypatch):
 def test_every_method_in_one_study(tmp_path, monkeypatch):
     zoo = "pca,linear_ae,ae,conv_ae,vae,supcon,dino,simclr"
     monkeypatch.chdir(tmp_path)
-    r = CliRunner().invoke(main, ["run", "--quick", "--n-images", "400", "--epochs", "1", "--methods", zoo,
+    r = CliRunner().invoke(main, ["run", "--quick", "--n-images", "400", "--image-size", "32", "--epochs", "1", "--methods", zoo,
                                   "--analyses", "none", "--set", "simclr.proj_dim=16", "--set", "supcon.proj_dim=16",
                                   "--set", "supcon.head=linear_bn", "--out", "runs", "--name", "zoo"])
     assert r.exit_code == 0, r.output[-3000:]
@@ -197,7 +197,7 @@ REAL = {  # data -> (options, what must hold of results.json); the report is dra
                         dict(format="medmnist", views="lab", encoder="convnet", held_out=2)),
     "mnist": (["--n-images", "2000", "--protocol", "blog", "--no-report"], dict(format="mnist", views="digits",
                                                                   encoder="encoder_core", labelled=200)),
-    "cifar10-jpeg": (["--n-images", "600", "--no-report"], dict(format="folder", views="simclr", encoder="convnet",
+    "cifar10-jpeg": (["--n-images", "300", "--no-report"], dict(format="folder", views="simclr", encoder="convnet",
                                                  classes=["airplane", "automobile", "bird", "cat", "deer", "dog",
                                                           "frog", "horse", "ship", "truck"])),
     "dsprites_subset.npz": (["--n-images", "600", "--analyses", "factors", "--no-report"], dict(format="dsprites", views="dsprites",
@@ -358,8 +358,8 @@ def test_an_interrupt_is_one_line_and_exit_130(sig, tmp_path):
 
 
 def test_two_runs_of_one_name_never_share_a_folder(tmp_path):
-    args = ("run", "--methods", "random,supervised", "--epochs", "1", "--n-images", "400", "--analyses", "none",
-            "--no-report", "--out", "runs", "--name", "same")
+    args = ("run", "--methods", "random,supervised", "--epochs", "1", "--n-images", "400", "--image-size", "32",
+            "--analyses", "none", "--no-report", "--out", "runs", "--name", "same")
     first, second = _start(*args, cwd=tmp_path), _start(*args, cwd=tmp_path)
     done = [(p.wait(timeout=300), p.stderr.read()) for p in (first, second)]
     codes = sorted(code for code, _ in done)

@@ -62,8 +62,8 @@ def run(s: Context, cfg: Config) -> tuple[dict[str, Any], Figures]:
         label = Path(path).name
         r: dict[str, Any] = {"n_fit": len(fit), "n_test": len(test), "classes": len(split.classes),
                              "chance": probes.chance(y[test]), "encoders": {}}
-        reads = {N_("raw pixels"): lambda idx: x[idx].flatten(1).float() / 255}
-        reads |= {n: (lambda idx, n=n: s.encode(n, x[idx])) for n in s.encoders}
+        reads = {} if "raw" in s.encoders else {N_("raw pixels"): lambda idx: x[idx].flatten(1).float() / 255}
+        reads |= {n: (lambda idx, n=n: s.encode(n, x[idx])) for n in s.encoders}  # the study's raw is the same
         for name, read in reads.items():
             h_fit, h_test = read(fit), read(test)
             r["encoders"][name] = {"linear": s.new_probe().fit(h_fit, y[fit]).score(h_test, y[test]),

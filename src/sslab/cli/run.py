@@ -28,7 +28,7 @@ STUDY_FIELDS = ("data", "quick", "n_images", "image_size", "encoders", "encoder"
               ".npz. Default: the study's data (dsprites: 20,000 images generated from the grid, no download).")
 @click.option("--quick", is_flag=True, default=None,
               help="Smoke test: 2,000 images, 3 epochs per trained encoder, the study's analyses on smaller budgets, "
-                   "UMAP left out unless named or set (under a minute for the dSprites study on a 2-core CPU).")
+                   "UMAP left out unless named or set (about 90 s for the dSprites study on a 2-core CPU).")
 @click.option("--n-images", type=int, help="Keep this many images, stratified over classes and splits.")
 @click.option("--image-size", type=int, help="Resize every image to this square side.")
 @click.option("--methods", "encoders", help="Comma-separated encoders to compare (default: raw,random,supervised,"
@@ -108,7 +108,7 @@ def run(study, out, name, resume, print_config, progress_mode, quiet, no_report,
     STUDY is a named study (`sslab studies`; default: dsprites when no --data is given) or a study
     file (.toml). Trains or builds each encoder on the training images, freezes it, fits a linear and a
     kNN probe on its cached features, runs the analyses the data allows, and prints each probe's
-    accuracy beside chance. The default dSprites study took 27 minutes on a 2-core CPU (fp32).
+    accuracy beside chance. The default dSprites study took 33 minutes on a 2-core CPU (fp32).
 
     On several GPUs or nodes, launch the same command with torchrun (e.g. `torchrun --nproc-per-node 4
     --no-python sslab run ...`): each process trains its share of every batch; rank 0 writes the run.
