@@ -200,7 +200,7 @@ REAL = {  # data -> (options, what must hold of results.json); the report is dra
     "cifar10-jpeg": (["--n-images", "300", "--no-report"], dict(format="folder", views="simclr", encoder="convnet",
                                                  classes=["airplane", "automobile", "bird", "cat", "deer", "dog",
                                                           "frog", "horse", "ship", "truck"])),
-    "dsprites_subset.npz": (["--n-images", "600", "--analyses", "factors", "--no-report"], dict(format="dsprites", views="dsprites",
+    "dsprites_subset.npz": (["--n-images", "600", "--image-size", "32", "--analyses", "factors", "--no-report"], dict(format="dsprites", views="dsprites",
                                                                                  encoder="encoder_core")),
 }
 
@@ -341,7 +341,7 @@ def _start(*args, cwd):
 def test_an_interrupt_is_one_line_and_exit_130(sig, tmp_path):
     """Ctrl-C, or SIGTERM (a scheduler's stop), after the first epoch's checkpoint: one line naming the --resume
     command, exit 130, the unfinished run folder kept."""
-    p = _start("run", "--methods", "simclr", "--n-images", "600", "--analyses", "none", "--out", "runs",
+    p = _start("run", "--methods", "simclr", "--n-images", "600", "--image-size", "32", "--analyses", "none", "--out", "runs",
                "--name", "cut", cwd=tmp_path)
     seen = ""
     for line in p.stderr:  # interrupt once the first epoch (and its checkpoint) is done
