@@ -45,7 +45,8 @@ r = json.loads(runs[-1].read_text())
 e = r["encoders"][m]
 online, hist = e.get("online", {}), r["histories"][m]
 curve = online.get("knn_test", [])
-rate = r["n_train"] * len(hist) / max(1e-9, hist[-1]["seconds"])  # source images per second of training
+batch = r["config"]["methods"][m]["batch_size"]  # the last partial batch is dropped, as sslab.train.epoch_images
+rate = r["n_train"] // batch * batch * len(hist) / max(1e-9, hist[-1]["seconds"])  # source images/s of training
 bench = {c["method"]: c for c in json.loads((out / "bench.json").read_text())["cases"]} if (out / "bench.json").exists() else {}
 mfu = bench.get(m, {}).get("mfu")
 print(f"{m}: {len(hist)} epochs; online kNN on test final {curve[-1][1]:.2%}, best {online.get('best_knn_test', 0):.2%}"

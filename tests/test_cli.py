@@ -87,7 +87,8 @@ FIGURES = ("gallery", "augmented_pairs", "loss_curves", "online_knn", "online_ra
 
 def test_quick_dsprites_study_end_to_end(tmp_path):
     # --quick alone keeps 2,000 images; 600 at 32 px keep this test short and still run everything it runs.
-    r = sslab("run", "--quick", "--n-images", "600", "--image-size", "32", "--out", str(tmp_path / "runs"), "--name", "smoke", cwd=tmp_path)
+    r = sslab("run", "--quick", "--n-images", "600", "--image-size", "32", "--out", str(tmp_path / "runs"),
+              "--name", "smoke", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     run = tmp_path / "runs" / "smoke"
     results = json.loads((run / "results.json").read_text())
@@ -175,9 +176,10 @@ def test_analyses_can_be_chosen(tmp_path, monkeypatch):
 def test_every_method_in_one_study(tmp_path, monkeypatch):
     zoo = "pca,linear_ae,ae,conv_ae,vae,supcon,dino,simclr"
     monkeypatch.chdir(tmp_path)
-    r = CliRunner().invoke(main, ["run", "--quick", "--n-images", "400", "--image-size", "32", "--epochs", "1", "--methods", zoo,
-                                  "--analyses", "none", "--set", "simclr.proj_dim=16", "--set", "supcon.proj_dim=16",
-                                  "--set", "supcon.head=linear_bn", "--out", "runs", "--name", "zoo"])
+    r = CliRunner().invoke(main, ["run", "--quick", "--n-images", "400", "--image-size", "32", "--epochs", "1",
+                                  "--methods", zoo, "--analyses", "none", "--set", "simclr.proj_dim=16",
+                                  "--set", "supcon.proj_dim=16", "--set", "supcon.head=linear_bn", "--out", "runs",
+                                  "--name", "zoo"])
     assert r.exit_code == 0, r.output[-3000:]
     res = json.loads((tmp_path / "runs" / "zoo" / "results.json").read_text())
     assert list(res["encoders"]) == ["pca", "linear_ae", "ae", "conv_ae", "vae", "supcon", "simclr", "dino"]  # families
@@ -200,8 +202,8 @@ REAL = {  # data -> (options, what must hold of results.json); the report is dra
     "cifar10-jpeg": (["--n-images", "300", "--no-report"], dict(format="folder", views="simclr", encoder="convnet",
                                                  classes=["airplane", "automobile", "bird", "cat", "deer", "dog",
                                                           "frog", "horse", "ship", "truck"])),
-    "dsprites_subset.npz": (["--n-images", "600", "--image-size", "32", "--analyses", "factors", "--no-report"], dict(format="dsprites", views="dsprites",
-                                                                                 encoder="encoder_core")),
+    "dsprites_subset.npz": (["--n-images", "600", "--image-size", "32", "--analyses", "factors", "--no-report"],
+                            dict(format="dsprites", views="dsprites", encoder="encoder_core")),
 }
 
 
@@ -341,8 +343,8 @@ def _start(*args, cwd):
 def test_an_interrupt_is_one_line_and_exit_130(sig, tmp_path):
     """Ctrl-C, or SIGTERM (a scheduler's stop), after the first epoch's checkpoint: one line naming the --resume
     command, exit 130, the unfinished run folder kept."""
-    p = _start("run", "--methods", "simclr", "--n-images", "600", "--image-size", "32", "--analyses", "none", "--out", "runs",
-               "--name", "cut", cwd=tmp_path)
+    p = _start("run", "--methods", "simclr", "--n-images", "600", "--image-size", "32", "--analyses", "none",
+               "--out", "runs", "--name", "cut", cwd=tmp_path)
     seen = ""
     for line in p.stderr:  # interrupt once the first epoch (and its checkpoint) is done
         seen += line

@@ -13,7 +13,7 @@ from sslab import methods, nets
 from sslab.views.ops import to_float
 from sslab.data import dsprites
 from sslab.errors import SslabError
-from sslab.train import extract, fit, lr_schedule, optimizer
+from sslab.train import epoch_images, extract, fit, lr_schedule, optimizer
 
 NAMES = sorted(methods.REGISTRY)
 TRAINED = [n for n in NAMES if methods.REGISTRY[n].Config.epochs > 0]
@@ -82,6 +82,14 @@ def test_fit_runs_the_loop(name, images):
     assert seen == [(1, 2), (2, 2)] and len(hist) == 2
     assert all(torch.isfinite(torch.tensor(r["loss"])) for r in hist)
     assert not m.training
+
+
+def test_an_epoch_drops_the_last_partial_batch_and_a_small_set_is_one_step(images):
+    assert epoch_images(1000, 128) == 896 and epoch_images(1024, 128) == 1024 and epoch_images(250, 512) == 250
+    steps = []
+    fit(build("supervised", SHAPE, 3, {"epochs": 1, "batch_size": 64}), images.x, images.y,
+        torch.Generator().manual_seed(0), steps=lambda done, total: steps.append(total))
+    assert steps[-1] * 64 == epoch_images(len(images.x), 64)  # the steps fit takes cover what epoch_images says
 
 
 @pytest.mark.parametrize("name", NAMES)

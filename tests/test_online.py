@@ -92,8 +92,8 @@ def test_the_cifar10_study_scores_the_protocol_number_on_test(cifar_jpeg, tmp_pa
     from sslab.cli import main
 
     monkeypatch.chdir(tmp_path)
-    r = CliRunner().invoke(main, ["run", "cifar10", "--data", str(cifar_jpeg), "--n-images", "150", "--image-size", "16", "--epochs", "1",
-                                  "--methods", "random,simclr", "--set", "simclr.batch_size=64", "--name", "c"])
+    r = CliRunner().invoke(main, ["run", "cifar10", "--data", str(cifar_jpeg), "--n-images", "150", "--image-size", "16",
+                                  "--epochs", "1", "--methods", "random,simclr", "--set", "simclr.batch_size=64", "--name", "c"])
     assert r.exit_code == 0, r.output
     res = json.loads((tmp_path / "runs" / "c" / "results.json").read_text())
     assert res["n_val"] == 0 and res["config"]["knn_k"] == 200 and res["config"]["methods"]["simclr"]["views"] == "cifar"

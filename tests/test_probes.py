@@ -4,7 +4,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from sslab.probes import PROBES, LinearProbe, SGDProbe
+from sslab.probes import PROBES, LinearProbe, SGDProbe, finite
 
 
 def blobs(n=600, d=10, n_classes=3, spread=0.3, seed=0):
@@ -142,3 +142,11 @@ def test_sgd_probe_schedules_follow_the_tutorials():
     assert tut.mean_ == 0.0  # unstandardised features, as the tutorial's classifier
     std = SGDProbe(epochs=1, standardise=True).fit(h * 10 + 3, y)
     assert torch.allclose(std.mean_, (h * 10 + 3).mean(0))
+
+
+def test_finite_zeroes_what_a_diverged_encoder_gave_and_counts_its_rows():
+    h = torch.ones(4, 3)
+    assert finite(h)[0] is h and finite(h)[1] == 0
+    h[1, 0], h[1, 2], h[3, 1] = float("nan"), float("inf"), -float("inf")
+    clean, n = finite(h)
+    assert n == 2 and torch.equal(clean, torch.tensor([[1.0, 1, 1], [0, 1, 0], [1, 1, 1], [1, 0, 1]]))

@@ -23,7 +23,7 @@ import torch
 
 from sslab.analysis import rankme
 from sslab.errors import SslabError
-from sslab.probes import KNNProbe
+from sslab.probes import KNNProbe, finite
 from sslab.train import extract
 
 COLLAPSE_RISE = 0.05  # how far above the untrained network the best score must have risen to fall back from
@@ -92,13 +92,12 @@ class Online:
         features = lambda idx: extract(method, x, self.precision, idx=idx.to(x.device),  # noqa: E731
                                        channels_last=self.channels_last)
         bank = features(self.bank)
-        finite = lambda h: torch.nan_to_num(h, nan=0.0, posinf=0.0, neginf=0.0)  # noqa: E731 - a diverged encoder
-        knn = KNNProbe(self.k, self.temperature).fit(finite(bank), self.bank_y)
+        knn = KNNProbe(self.k, self.temperature).fit(finite(bank)[0], self.bank_y)  # a diverged encoder's: zeros
         out = {"rankme": rankme(bank)}  # label-free: the effective rank of the bank's features
         if len(self.queries):
-            out["knn"] = knn.score(finite(features(self.queries)), self.queries_y)
+            out["knn"] = knn.score(finite(features(self.queries))[0], self.queries_y)
         if len(self.test):
-            out["knn_test"] = knn.score(finite(features(self.test)), self.test_y)
+            out["knn_test"] = knn.score(finite(features(self.test))[0], self.test_y)
         method.train(training)
         return out | {"eval_seconds": time.perf_counter() - t0}
 

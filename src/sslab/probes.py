@@ -15,6 +15,14 @@ def as_tensor(a: torch.Tensor | np.ndarray, dtype: torch.dtype = torch.float32) 
     return a.detach().to(dtype) if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a), dtype=dtype)
 
 
+def finite(h: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Features a probe can fit: non-finite values (a training that diverged) set to 0, and how many rows had one."""
+    bad = ~torch.isfinite(h)
+    if not bad.any():
+        return h, 0
+    return torch.nan_to_num(h, nan=0.0, posinf=0.0, neginf=0.0), int(bad.any(1).sum())
+
+
 def chance(y) -> float:
     """The majority class's share of the labels y (N,): the accuracy of always guessing it (NaN for no labels)."""
     y = as_tensor(y, torch.int64)

@@ -118,7 +118,7 @@ def fit(
     rank, ranks = distributed.world() if loop.distributed else (0, 1)
     if cfg.batch_size % ranks:
         raise SslabError(f"{method.name}: batch_size {cfg.batch_size} does not split over {ranks} processes")
-    # Drop the last partial batch (BatchNorm wants full ones); fewer images than a batch make one step.
+    # Drop the last partial batch (BatchNorm wants full ones); fewer images than a batch make one step (epoch_images).
     n_steps = max(1, n // cfg.batch_size)
     local = min(n, cfg.batch_size) // ranks  # this rank's share of every global batch
     lrs = lr_schedule(cfg, n_steps)
@@ -217,6 +217,12 @@ def epoch_order(idx: torch.Tensor, chunk: int, generator: torch.Generator) -> to
         return idx[draw(n)]
     pieces = idx.sort().values.split(chunk)
     return torch.cat([pieces[c][draw(len(pieces[c]))] for c in draw(len(pieces)).tolist()])
+
+
+def epoch_images(n: int, batch_size: int) -> int:
+    """The images one epoch of n trains on: the last partial batch is dropped (BatchNorm wants full ones), and
+    fewer images than a batch make one step of them all."""
+    return max(1, n // batch_size) * min(n, batch_size)
 
 
 def data_step(method: Method, x: torch.Tensor, y: torch.Tensor, batch: torch.Tensor, generator: torch.Generator,

@@ -1,8 +1,8 @@
 """Cross-dataset: does what was learned on one dataset serve another? Every encoder, frozen, reads out other
 datasets (`--eval-data PATH[,PATH...]`): their images are converted to the study's channels (grey <-> RGB) and
 size, split as a study would split them (their own train / test splits where they have them), and probed with a
-linear and a kNN probe; their raw pixels are probed beside, for reference (the study's random encoder is one of
-its encoders where it runs)."""
+linear and a kNN probe; their raw pixels are probed beside, for reference (by the study's `raw` encoder where it has
+one; its random encoder is one of its encoders where it runs)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from sslab import __version__, distributed, methods, online, store
 from sslab.checkpoint import read_meta
 from sslab.i18n import N_, _
 from sslab.progress import Progress, duration
-from sslab.train import Loop, fit
+from sslab.train import Loop, epoch_images, fit
 
 AHEAD = "ahead"  # the run folder's subfolder where a helper process leaves the retrained encoders it trained
 COLLAPSE = N_("{label} may have collapsed: its online kNN fell from {best} back towards the untrained network's "
@@ -92,9 +92,9 @@ class Trainer:
         monitor = self.online if main and self.online is not None and self.online.cfg.enabled else None
         evaluate = None if monitor is None else lambda m, epoch: monitor(m, self.x, epoch, mcfg.epochs)
         with self.progress.task(_("training {label}").format(label=label), unit=_("steps")) as task:
-            history = fit(method, self.x, y.to(self.device), gen, self.precision, self._epoch_lines(label, tag, len(idx)),
-                          idx=idx.to(self.device), loop=loop, steps=lambda done, total: task.update(done, total),
-                          evaluate=evaluate)
+            lines = self._epoch_lines(label, tag, epoch_images(len(idx), mcfg.batch_size))
+            history = fit(method, self.x, y.to(self.device), gen, self.precision, lines, idx=idx.to(self.device),
+                          loop=loop, steps=lambda done, total: task.update(done, total), evaluate=evaluate)
         if distributed.is_main():
             meta = {"encoder": name, "key": key, "history": history, "train_seconds": time.perf_counter() - t0,
                     "sslab": __version__}
@@ -146,7 +146,8 @@ class Trainer:
                     tensorboard=self.out / "tensorboard" / safe if cfg.tensorboard else None)
 
     def _epoch_lines(self, label: str, tag: str, n_images: int):
-        """The per-epoch log line: losses, the online kNN, the epoch's own time and throughput, what is left."""
+        """The per-epoch log line: losses, the online kNN, the epoch's own training time and throughput (n_images:
+        what an epoch trains on), what is left."""
         done: dict[str, Any] = {"seconds": 0.0, "history": [], "collapse": None}
 
         def progress(epoch: int, epochs: int, rec: dict[str, float]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from sslab.i18n import N_
+from sslab import probes
 from sslab.probes import KNNProbe
 
 
@@ -38,14 +39,10 @@ def probe(h: torch.Tensor, rows: torch.Tensor, split: Any, new_probe, new_knn=KN
 
 
 def finite(h: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
-    """Features a probe can fit: non-finite values (a training that diverged) set to 0, and a warning naming them."""
-    bad = ~torch.isfinite(h)
-    if not bad.any():
-        return h, []
-    n = int(bad.any(1).sum())
-    return torch.nan_to_num(h, nan=0.0, posinf=0.0, neginf=0.0), [N_(
-        "the features of {n} of {total} images were not finite (the training diverged?): set to 0 for the "
-        "probes").format(n=n, total=len(h))]
+    """Features a probe can fit (probes.finite), and a warning naming the images whose features were not finite."""
+    h, n = probes.finite(h)
+    return h, [N_("the features of {n} of {total} images were not finite (the training diverged?): set to 0 for "
+                  "the probes").format(n=n, total=len(h))] if n else []
 
 
 def collapsed(h: torch.Tensor) -> bool:
